@@ -1,0 +1,166 @@
+"""Paragraph retrieval on SQuAD v1.1 dev: our hybrid retrieval against BM25 alone, dense alone and
+the LlamaIndex starter setup, all in one run, plus how often the extractive answer's first quote
+holds a gold answer span.
+
+    python bench/squad.py [--data ../shared/data/squad-dev-v1.1.json] [--sample 2000] [--seed 0]
+
+Prints a table and writes bench/results/squad.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from qa.answer import build_answerer
+from qa.config import get_settings
+from qa.embedding import build_embedder
+from qa.ingest import ingest_articles
+from qa.models import Article
+from qa.retrieve import Retriever
+from qa.store import open_store
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "squad-dev-v1.1.json"
+KS = (1, 2, 5)
+
+
+def load_squad(path: Path) -> tuple[list[Article], list[dict]]:
+    """Return SQuAD's articles (one paragraph per context) and its questions with gold addresses."""
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    articles, questions = [], []
+    for entry in data:
+        article_id = re.sub(r"[^a-z0-9]+", "-", entry["title"].lower()).strip("-")
+        paragraphs = []
+        for number, para in enumerate(entry["paragraphs"], start=1):
+            paragraphs.append(" ".join(para["context"].split()))
+            for qa in para["qas"]:
+                questions.append({
+                    "id": qa["id"], "question": qa["question"], "article_id": article_id,
+                    "paragraph": number, "answers": [a["text"] for a in qa["answers"]],
+                })
+        articles.append(Article(id=article_id, title=entry["title"].replace("_", " "), paragraphs=tuple(paragraphs)))
+    return articles, questions
+
+
+def recall(ranks: list[int | None], k: int) -> float:
+    """Return the share of questions whose gold paragraph ranks within the top k."""
+    return sum(1 for r in ranks if r is not None and r < k) / max(1, len(ranks))
+
+
+def rank_of(keys: list[str], gold: str) -> int | None:
+    return keys.index(gold) if gold in keys else None
+
+
+def starter_ranks(articles: list[Article], questions: list[dict], embedder) -> list[int | None]:
+    """Return gold ranks under LlamaIndex's starter setup: SentenceSplitter defaults over whole
+    articles, in-memory vector index; a chunk counts as the gold paragraph when it overlaps it."""
+    from llama_index.core import Document, VectorStoreIndex
+    from llama_index.core.node_parser import SentenceSplitter
+
+    documents, spans = [], {}
+    for article in articles:
+        text, offsets = "", []
+        for paragraph in article.paragraphs:
+            offsets.append((len(text), len(text) + len(paragraph)))
+            text += paragraph + "\n\n"
+        documents.append(Document(text=text, id_=article.id))
+        spans[article.id] = offsets
+    nodes = SentenceSplitter().get_nodes_from_documents(documents)
+    index = VectorStoreIndex(nodes, embed_model=embedder, show_progress=False)
+    retriever = index.as_retriever(similarity_top_k=max(KS))
+    ranks = []
+    for q in questions:
+        start, end = spans[q["article_id"]][q["paragraph"] - 1]
+        found = None
+        for i, result in enumerate(retriever.retrieve(q["question"])):
+            node = result.node
+            if node.ref_doc_id == q["article_id"] and node.start_char_idx < end and node.end_char_idx > start:
+                found = i
+                break
+        ranks.append(found)
+    return ranks, len(nodes)
+
+
+def normalize(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--sample", type=int, default=2000, help="questions to sample (0 = all)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "squad.json")
+    parser.add_argument("--skip-starter", action="store_true")
+    args = parser.parse_args()
+
+    articles, questions = load_squad(args.data)
+    if args.sample:
+        questions = random.Random(args.seed).sample(questions, min(args.sample, len(questions)))
+    workdir = Path(tempfile.mkdtemp(prefix="qa-squad-"))
+    settings = get_settings(data_dir=workdir, collection="squad")
+    embedder = build_embedder(settings)
+    store = open_store(settings)
+    report = ingest_articles(articles, store=store, embedder=embedder)
+    print(f"ingest: {report.summary()}", file=sys.stderr)
+
+    systems = {
+        "hybrid (ours)": {"dense_weight": settings.dense_weight, "sentence_weight": settings.sentence_weight},
+        "hybrid, no rerank": {"dense_weight": settings.dense_weight, "sentence_weight": 0.0},
+        "bm25 alone": {"dense_weight": 0.0, "sentence_weight": 0.0},
+        "dense alone": {"dense_weight": 1.0, "sentence_weight": 0.0},
+    }
+    results: dict[str, dict] = {}
+    hybrid_hits = {}
+    for name, weights in systems.items():
+        retriever = Retriever(store, embedder, candidates=settings.candidates, rerank_depth=settings.rerank_depth, **weights)
+        started = time.perf_counter()
+        ranks = []
+        for q in questions:
+            hits = retriever.retrieve_hits(q["question"], k=max(KS))
+            ranks.append(rank_of([h.key for h in hits], f"{q['article_id']}:{q['paragraph']}"))
+            if name == "hybrid (ours)":
+                hybrid_hits[q["id"]] = hits
+        elapsed = time.perf_counter() - started
+        results[name] = {f"recall@{k}": recall(ranks, k) for k in KS} | {"ms_per_query": 1000 * elapsed / len(questions)}
+    if not args.skip_starter:
+        started = time.perf_counter()
+        ranks, n_nodes = starter_ranks(articles, questions, embedder)
+        results["llamaindex starter"] = {f"recall@{k}": recall(ranks, k) for k in KS} | {
+            "ms_per_query": 1000 * (time.perf_counter() - started) / len(questions), "chunks": n_nodes,
+        }
+
+    retriever = Retriever(store, embedder, candidates=settings.candidates, dense_weight=settings.dense_weight,
+                          sentence_weight=settings.sentence_weight, rerank_depth=settings.rerank_depth)
+    answerer = build_answerer(settings, retriever=retriever)
+    quoted = answered = 0
+    for q in questions:
+        answer = answerer.answer(q["question"], hybrid_hits[q["id"]])
+        if answer.answerable and answer.citations:
+            answered += 1
+            quote = normalize(answer.citations[0].quote)
+            quoted += any(normalize(a) in quote for a in q["answers"])
+    results["hybrid (ours)"]["first_quote_has_answer"] = quoted / len(questions)
+    results["hybrid (ours)"]["answered"] = answered / len(questions)
+
+    print(f"\nSQuAD v1.1 dev: {len(articles)} articles, {sum(len(a.paragraphs) for a in articles)} paragraphs, "
+          f"{len(questions)} questions (seed {args.seed})\n")
+    print(f"{'system':<22}" + "".join(f"{'R@' + str(k):>8}" for k in KS) + f"{'ms/q':>8}")
+    for name, row in results.items():
+        print(f"{name:<22}" + "".join(f"{row[f'recall@{k}']:>8.3f}" for k in KS) + f"{row['ms_per_query']:>8.1f}")
+    print(f"\nfirst quoted sentence holds a gold answer span: {quoted / len(questions):.3f} "
+          f"(answered {answered / len(questions):.3f})")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"questions": len(questions), "seed": args.seed, "results": results}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Follow-up questions: earlier turns are replayed (the extractive answerer is deterministic, so the
+client only needs to send its earlier questions) and the new question is resolved against them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from qa.answer import Turn, answer_question
+from qa.extractive import ExtractiveAnswerer
+from qa.generative import LLMAnswerer
+from qa.models import Answer
+from qa.retrieve import Filters, Retriever
+from qa.terms import terms
+
+_PRONOUN = re.compile(r"\b(?:he|she|they|him|her|his|hers|their|them|it|its|this|that|these|those)\b", re.I)
+_NEXT = re.compile(r"\b(?:next|then|after that|afterwards|later|else|also|more)\b", re.I)
+_OPENER = re.compile(r"^\s*(?:and|but|so|what about|how about)\b", re.I)
+_NAME = re.compile(r"\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)*")
+ELLIPTICAL_TERMS = 2  # a question with this few content terms leans on the earlier turns
+
+
+def resolve_turn(question: str, earlier: Sequence[tuple[str, Answer]]) -> Turn:
+    """Return how to answer `question` given the earlier (question, answer) turns."""
+    history = [(q, a.answer) for q, a in earlier]
+    if not earlier:
+        return Turn()
+    last_question, last = earlier[-1]
+    pronoun = bool(_PRONOUN.search(question))
+    follows = bool(_NEXT.search(question))
+    elliptical = len(terms(question)) <= ELLIPTICAL_TERMS or bool(_OPENER.match(question))
+    if not (pronoun or follows or elliptical):
+        return Turn(history=history)
+    previous = last.query or last_question
+    names = _NAME.findall(last.citations[0].quote) if last.answerable and last.citations else []
+    return Turn(
+        query=f"{question} {previous}",
+        focus=" ".join(dict.fromkeys(names)),
+        prefer=_preferred(last, follows=follows, pronoun=pronoun),
+        avoid=frozenset(c.quote for _, a in earlier for c in a.citations),
+        history=history,
+    )
+
+
+def _preferred(last: Answer, *, follows: bool, pronoun: bool) -> dict[str, float]:
+    """Return score bonuses for the paragraphs a follow-up most likely points at: the one that
+    answered last time (elliptical questions), or the ones after it ("what did he say next?")."""
+    if not (last.answerable and last.citations):
+        return {}
+    cited = last.citations[0]
+    at = lambda offset: f"{cited.article_id}:{cited.paragraph + offset}"  # noqa: E731
+    if follows:
+        return {at(1): 0.6, at(2): 0.3}
+    if pronoun:
+        return {at(0): 0.2, at(1): 0.4, at(2): 0.2}
+    return {at(0): 0.5}
+
+
+def answer_conversation(question: str, history: Sequence[str], *, retriever: Retriever,
+                        answerer: ExtractiveAnswerer | LLMAnswerer, k: int = 5,
+                        filters: Filters = Filters()) -> Answer:
+    """Return the answer to `question` after the earlier user questions in `history`."""
+    earlier: list[tuple[str, Answer]] = []
+    for previous in history:
+        turn = resolve_turn(previous, earlier)
+        earlier.append((previous, answer_question(previous, retriever=retriever, answerer=answerer, k=k,
+                                                  filters=filters, turn=turn)))
+    return answer_question(question, retriever=retriever, answerer=answerer, k=k, filters=filters,
+                           turn=resolve_turn(question, earlier))

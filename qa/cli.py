@@ -1,0 +1,229 @@
+"""`qa` command line: parse, call the library, print. Collaborators are built once, lazily, here."""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import cached_property
+from pathlib import Path
+
+import click
+
+from qa.config import Settings, get_settings
+from qa.errors import BadRequest, QAError
+
+EXAMPLE = "Who is the State Department spokesman who responded to Bloomberg's report?"
+
+
+class App:
+    """Builds the store, the embedder and the answering pipeline on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def store(self):
+        from qa.store import open_store
+
+        return open_store(self.settings)
+
+    @cached_property
+    def embedder(self):
+        from qa.embedding import build_embedder
+
+        return build_embedder(self.settings)
+
+    @cached_property
+    def retriever(self):
+        from qa.retrieve import Retriever
+
+        s = self.settings
+        return Retriever(self.store, self.embedder, candidates=s.candidates, dense_weight=s.dense_weight,
+                         sentence_weight=s.sentence_weight, rerank_depth=s.rerank_depth)
+
+    @cached_property
+    def answerer(self):
+        from qa.answer import build_answerer
+
+        return build_answerer(self.settings, retriever=self.retriever)
+
+    def ask(self, question: str, *, history: list[str] = (), k: int | None = None, filters=None):
+        """Return the answer to a question after the earlier questions in `history`."""
+        from qa.chat import answer_conversation
+        from qa.retrieve import Filters
+
+        return answer_conversation(question, list(history), retriever=self.retriever, answerer=self.answerer,
+                                   k=k or self.settings.top_k, filters=filters or Filters())
+
+
+class QAGroup(click.Group):
+    """Turns library errors into one red line and exit status 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except QAError as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=QAGroup, help="Ask questions of a news archive; every answer cites article and paragraph.")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    ctx.obj = App(get_settings())
+
+
+@cli.command(help="Ingest a corpus folder or file (default: QA_CORPUS_DIR, ./corpus).")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--keep-others", is_flag=True, help="Keep stored articles that are not under PATH.")
+@click.pass_obj
+def ingest(app: App, path: Path | None, keep_others: bool) -> None:
+    from tqdm import tqdm
+
+    from qa.corpus import article_id_for, load_corpus
+    from qa.ingest import ingest_articles
+
+    root = path or app.settings.corpus_dir
+    articles, problems = load_corpus(root)
+    for problem in problems:
+        click.secho(f"skipped {problem}", fg="yellow", err=True)
+    keep = frozenset(article_id_for(Path(p.path)) for p in problems)
+    with tqdm(total=len(articles), desc="ingest", unit="article", file=sys.stderr, leave=False) as bar:
+        report = ingest_articles(articles, store=app.store, embedder=app.embedder, chunk_tokens=app.settings.chunk_tokens,
+                                 prune=not (keep_others or Path(root).is_file()), keep=keep, progress=bar.update)
+    report.problems = problems
+    click.echo(report.summary())
+
+
+@cli.command(help="Answer a question (or --batch FILE: one question or JSON object per line).")
+@click.argument("question", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per question.")
+@click.option("--k", type=click.IntRange(1, 50), help="Paragraphs to consider (QA_TOP_K).")
+@click.option("--batch", type=click.File("r", encoding="utf-8"), help="Questions file; - for stdin.")
+@click.option("--article", "articles", multiple=True, help="Only this article id (repeatable).")
+@click.option("--outlet", default="", help="Only articles from this outlet.")
+@click.option("--since", default="", help="Only articles dated on or after YYYY-MM-DD.")
+@click.option("--until", default="", help="Only articles dated on or before YYYY-MM-DD.")
+@click.pass_obj
+def ask(app: App, question: str | None, as_json: bool, k: int | None, batch, articles, outlet, since, until) -> None:
+    from qa.retrieve import Filters
+
+    filters = Filters(articles=tuple(articles), outlet=outlet, date_from=_date(since), date_to=_date(until))
+    if batch is None and question is None:
+        raise BadRequest('give a question, e.g. qa ask "Who said what?", or --batch FILE')
+    items = _batch_items(batch) if batch else [(question, [])]
+    for number, (text, history) in enumerate(items, start=1):
+        try:
+            answer = app.ask(text, history=history, k=k, filters=filters)
+        except BadRequest as exc:
+            if not batch:
+                raise
+            answer_error = {"error": str(exc), "line": number}
+            click.echo(json.dumps(answer_error) if as_json else f"line {number}: {exc}")
+            continue
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False) if as_json else render_answer(answer))
+
+
+@cli.command(help="Chat: ask follow-up questions that lean on the earlier ones. Empty line or Ctrl-D ends.")
+@click.pass_obj
+def chat(app: App) -> None:
+    history: list[str] = []
+    while True:
+        try:
+            question = input("you> ").strip()
+        except EOFError:
+            break
+        if not question or question in ("exit", "quit"):
+            break
+        try:
+            answer = app.ask(question, history=history)
+        except BadRequest as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            continue
+        click.echo(render_answer(answer) + "\n")
+        history.append(question)
+
+
+@cli.command(help="Print an article with numbered paragraphs, or one paragraph: ARTICLE_ID[:N].")
+@click.argument("address")
+@click.pass_obj
+def show(app: App, address: str) -> None:
+    article_id, _, number = address.partition(":")
+    article = app.store.get_article(article_id)
+    if number:
+        if not number.isdigit() or not 1 <= int(number) <= len(article.paragraphs):
+            raise BadRequest(f"{article_id} has paragraphs 1-{len(article.paragraphs)}; got {number!r}")
+        click.echo(f"{article.title} [{article_id}:{number}]\n\n{article.paragraph(int(number))}")
+        return
+    click.secho(article.title, bold=True)
+    meta = " · ".join(x for x in (article.outlet, article.date, article.url, article.source) if x)
+    click.echo(f"{article.id}{' · ' + meta if meta else ''}\n")
+    section = ""
+    for n, (text, heading) in enumerate(zip(article.paragraphs, article.sections or [""] * len(article.paragraphs)), 1):
+        if heading and heading != section:
+            click.secho(f"## {heading}\n", bold=True)
+            section = heading
+        click.echo(f"[{n}] {text}\n")
+
+
+@cli.command(help="Show what the store holds.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def status(app: App, as_json: bool) -> None:
+    s = app.settings
+    info = app.store.counts() | {
+        "collection": s.collection, "store": s.chroma_url or str(s.data_dir.resolve()),
+        "embed_model": s.embed_model, "answerer": "llm" if s.llm_base_url else "extractive",
+    }
+    if as_json:
+        click.echo(json.dumps(info))
+    else:
+        click.echo("\n".join(f"{key}: {value}" for key, value in info.items()))
+
+
+def render_answer(answer) -> str:
+    """Return the human form of an answer: the text, then its numbered sources."""
+    lines = [answer.answer]
+    if answer.citations:
+        lines.append("\nSources:")
+        for c in answer.citations:
+            lines.append(f"  [{c.marker}] {c.title} ({c.article_id}, paragraph {c.paragraph})")
+            lines.append(f"      “{c.quote}”")
+    for flag in answer.flags:
+        lines.append(f"  ! dropped [{flag.marker}]: {flag.reason}: {flag.sentence}")
+    return "\n".join(lines)
+
+
+def _batch_items(handle) -> list[tuple[str, list[str]]]:
+    items = []
+    for number, line in enumerate(handle, start=1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("{"):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise BadRequest(f"batch line {number}: invalid JSON ({exc.msg})") from None
+            if not isinstance(row.get("question"), str) or not isinstance(row.get("history", []), list):
+                raise BadRequest(f'batch line {number}: expected {{"question": str, "history": [str, ...]}}')
+            items.append((row["question"], [str(h) for h in row.get("history", [])]))
+        else:
+            items.append((line, []))
+    return items
+
+
+def _date(value: str) -> str:
+    from qa.corpus import parse_date
+
+    if not value:
+        return ""
+    parsed = parse_date(value)
+    if not parsed:
+        raise BadRequest(f"{value!r} is not a date (use YYYY-MM-DD)")
+    return parsed
+
+
+def main() -> None:
+    """Entry point of the `qa` console script."""
+    cli()

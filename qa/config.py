@@ -1,0 +1,79 @@
+"""Settings, read from QA_* environment variables (and a .env file) by get_settings()."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from qa.errors import ConfigError
+
+BUNDLED_MODEL = "all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; the README lists them with their defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path(".qa"), description="Embedded Chroma lives under this directory.")
+    chroma_url: str = Field("", description="Chroma server URL; when set, used instead of data_dir.")
+    collection: str = Field("news", description="Name prefix of the Chroma collections.")
+    corpus_dir: Path = Field(Path("corpus"), description="Default path for `qa ingest`.")
+
+    embed_model: str = Field(
+        BUNDLED_MODEL,
+        description="sentence-transformers name or path; all-MiniLM-L6-v2 loads the bundled copy.",
+    )
+    embed_base_url: str = Field("", description="OpenAI-compatible embeddings endpoint.")
+    embed_api_key: str = Field("", description="API key for embed_base_url.")
+    embed_batch_size: int = Field(64, ge=1)
+    chunk_tokens: int = Field(
+        0, ge=0, description="Token budget per chunk; 0 derives it from the model's window."
+    )
+
+    top_k: int = Field(5, ge=1, le=50, description="Paragraphs handed to the answerer.")
+    candidates: int = Field(40, ge=1, description="Candidates each retriever returns before fusion.")
+    dense_weight: float = Field(0.4, ge=0.0, le=1.0, description="Dense share of the fused score.")
+    sentence_weight: float = Field(
+        2.25, ge=0.0, description="Weight of the best-sentence match when reranking; 0 turns reranking off."
+    )
+    rerank_depth: int = Field(30, ge=1, description="Fused paragraphs reranked by sentence match.")
+    min_confidence: float = Field(
+        0.5, ge=0.0, le=1.0, description="Below this answerability the answer is a refusal."
+    )
+
+    llm_base_url: str = Field("", description="OpenAI-compatible endpoint; empty = extractive.")
+    llm_model: str = Field("", description="Model name sent to the LLM endpoint.")
+    llm_api_key: str = Field("", description="API key for the LLM endpoint.")
+    llm_timeout: float = Field(60.0, gt=0)
+    prompts_dir: Path = Field(
+        Path(__file__).resolve().parent.parent / "prompts", description="Prompt templates."
+    )
+
+    @field_validator("collection")
+    @classmethod
+    def _collection_name(cls, value: str) -> str:
+        if len(value) < 3 or not value.replace("-", "").replace("_", "").isalnum():
+            raise ValueError("must be 3+ characters of letters, digits, '-' or '_'")
+        return value
+
+    @field_validator("chroma_url", "llm_base_url", "embed_base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Return settings from the environment, with keyword overrides on top."""
+    try:
+        return Settings(**overrides)
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        first = exc.errors()[0] if hasattr(exc, "errors") else None
+        if first:
+            field = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"QA_{field.upper()}: {first['msg']}") from None
+        raise ConfigError(str(exc)) from None

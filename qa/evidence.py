@@ -1,0 +1,73 @@
+"""Sentence-level evidence: how well each sentence of a paragraph matches a query, lexically
+(IDF-weighted share of the query's terms) and densely (cosine of embeddings). Shared by the
+reranker and the extractive answerer; sentence embeddings are cached per paragraph."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.models import Hit
+from qa.sentences import split_sentences
+from qa.terms import terms
+
+
+@dataclass(frozen=True)
+class SentenceScore:
+    """One sentence of a hit and how well it matches the query."""
+
+    start: int
+    end: int
+    lexical: float  # IDF-weighted share of the query terms the sentence holds
+    dense: float  # cosine between query and sentence embeddings
+
+
+class EvidenceScorer:
+    """Scores the sentences of retrieved paragraphs against a query."""
+
+    def __init__(self, embedder, idf: Callable[[str], float], *, cache_size: int = 20000) -> None:
+        self.embedder = embedder
+        self.idf = idf
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+
+    def query_weights(self, query: str) -> dict[str, float]:
+        """Return the IDF weight of each distinct content term of the query."""
+        return {t: self.idf(t) for t in dict.fromkeys(terms(query))}
+
+    def score(self, query_vector: np.ndarray, weights: dict[str, float], hits: list[Hit]) -> list[list[SentenceScore]]:
+        """Return, for each hit, the scores of its sentences."""
+        spans = [split_sentences(h.text) for h in hits]
+        self._embed_missing(hits, spans)
+        total = sum(weights.values()) or 1.0
+        out = []
+        for hit, hit_spans in zip(hits, spans):
+            cosines = self._cache[_key(hit)] @ query_vector
+            row = []
+            for (start, end), cosine in zip(hit_spans, cosines):
+                present = set(terms(hit.text[start:end]))
+                lexical = sum(w for t, w in weights.items() if t in present) / total
+                row.append(SentenceScore(start, end, lexical, float(cosine)))
+            out.append(row)
+        return out
+
+    def _embed_missing(self, hits: list[Hit], spans: list[list[tuple[int, int]]]) -> None:
+        todo = [(h, s) for h, s in zip(hits, spans) if _key(h) not in self._cache]
+        texts = [h.text[a:b] for h, s in todo for a, b in s]
+        vectors = np.asarray(self.embedder.get_text_embedding_batch(texts)) if texts else np.zeros((0, 1))
+        offset = 0
+        for hit, hit_spans in todo:
+            self._cache[_key(hit)] = vectors[offset:offset + len(hit_spans)]
+            offset += len(hit_spans)
+        for hit in hits:
+            self._cache.move_to_end(_key(hit))
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+
+def _key(hit: Hit) -> str:
+    return hashlib.blake2b(hit.text.encode("utf-8"), digest_size=12).hexdigest()

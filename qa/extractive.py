@@ -1,0 +1,156 @@
+"""The default answerer, with no LLM: picks the sentence(s) of the retrieved paragraphs that answer
+the question, cites each one, and refuses when the evidence does not cover the question."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.evidence import EvidenceScorer, SentenceScore
+from qa.models import Answer, Citation, Hit
+from qa.terms import terms
+
+REFUSAL = "The corpus does not contain an answer to this question."
+
+_MONTH = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+_DAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tomorrow)"
+_DATE = re.compile(rf"\b(?:{_MONTH}\b|{_DAY}\b|1[5-9]\d\d\b|20\d\d\b|\d{{1,2}}(?:st|nd|rd|th)\b|century|decade)", re.I)
+_NUMBER = re.compile(
+    r"\b(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"forty|fifty|hundred|thousand|million|billion|dozens?|several|few|half)\b", re.I)
+_CAUSE = re.compile(r"\b(?:because|since|due to|as a result|so that|in order to|to avoid|reason|after|amid|"
+                    r"given|for fear|would|could|risk|since)\b", re.I)
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zà-ÿ'’-]+(?:\s+[A-Z][a-zà-ÿ'’-]+)*")
+
+# Answerability model: logistic regression over evidence features, fitted on SQuAD dev questions
+# (answerable: gold paragraph retrieved; unanswerable: the gold article withheld). See bench/squad.py.
+ANSWERABLE_WEIGHTS = {"paragraph_lexical": 6.0, "lexical": 2.0, "dense": 4.0, "type": 1.0, "bias": -6.5}
+
+
+@dataclass
+class Candidate:
+    """A sentence that may answer the question."""
+
+    hit_index: int
+    sentence: SentenceScore
+    score: float
+    type_match: float
+
+
+def answer_type(question: str) -> str:
+    """Return the kind of answer a question expects: who, when, number, where, why or other."""
+    q = question.lower()
+    if re.search(r"\bhow (?:many|much|long|old|far)\b|\bwhat (?:number|percentage|share|amount)\b", q):
+        return "number"
+    if re.search(r"\bwhen\b|\bwhat (?:date|day|year|month|time)\b|\bwhich (?:date|day|year|month)\b|\bon what\b", q):
+        return "when"
+    if re.search(r"\bwho(?:m|se)?\b|\bwhich (?:person|official|leader|minister|president|country|countries)\b", q):
+        return "who"
+    if re.search(r"\bwhere\b|\bin what (?:city|country|place)\b", q):
+        return "where"
+    if re.search(r"\bwhy\b|\bwhat (?:reason|caused)\b|\bhow come\b", q):
+        return "why"
+    return "other"
+
+
+def type_match(kind: str, sentence: str, question: str) -> float:
+    """Return 1 when the sentence holds the kind of answer expected, 0 when not, 0.5 if untyped."""
+    if kind == "other":
+        return 0.5
+    if kind == "when":
+        return float(bool(_DATE.search(sentence)))
+    if kind == "number":
+        return float(bool(_NUMBER.search(sentence)))
+    if kind == "why":
+        return float(bool(_CAUSE.search(sentence)))
+    asked = set(terms(question))
+    names = [n for n in _NAME.findall(sentence) if not set(terms(n)) <= asked]
+    return float(bool(names))
+
+
+class ExtractiveAnswerer:
+    """Answers by quoting the best sentence(s); every sentence carries its citation."""
+
+    name = "extractive"
+
+    def __init__(self, evidence: EvidenceScorer, *, min_confidence: float = 0.5) -> None:
+        self.evidence = evidence
+        self.min_confidence = min_confidence
+
+    def answer(self, question: str, hits: list[Hit], *, query: str = "", avoid: frozenset[str] = frozenset(),
+               prefer: dict[str, float] | None = None) -> Answer:
+        """Return a cited answer, or a refusal when the hits do not answer the question.
+
+        `query` is the standalone form of a follow-up; `avoid` holds quotes already given in this
+        conversation; `prefer` gives a score bonus to paragraphs a follow-up points at."""
+        query = query or question
+        if not hits:
+            return Answer(answer=REFUSAL, answerable=False, question=question, query=query)
+        weights = self.evidence.query_weights(query)
+        vector = np.asarray(self.evidence.embedder.get_query_embedding(query))
+        scored = self.evidence.score(vector, weights, hits)
+        kind = answer_type(question)
+        candidates = self._candidates(question, kind, hits, scored, avoid=avoid, prefer=prefer or {})
+        best = max(candidates, key=lambda c: c.score)
+        confidence = self._confidence(weights, hits[best.hit_index], best)
+        if confidence < self.min_confidence:
+            return Answer(answer=REFUSAL, answerable=False, question=question, query=query, confidence=confidence)
+        chosen = [best, *self._corroboration(best, candidates, hits)]
+        citations = [_citation(i, hits[c.hit_index], c.sentence) for i, c in enumerate(chosen, start=1)]
+        text = " ".join(f"{_with_marker(c.quote, c.marker)}" for c in citations)
+        return Answer(answer=text, answerable=True, citations=citations, question=question, query=query,
+                      confidence=confidence)
+
+    def _candidates(self, question: str, kind: str, hits: list[Hit], scored: list[list[SentenceScore]], *,
+                    avoid: frozenset[str], prefer: dict[str, float]) -> list[Candidate]:
+        top = max(h.score for h in hits) or 1.0
+        asked = set(terms(question))
+        out = []
+        for index, (hit, sentences) in enumerate(zip(hits, scored)):
+            for s in sentences:
+                text = hit.text[s.start:s.end]
+                match = type_match(kind, text, question)
+                novelty = 0.0 if set(terms(text)) <= asked else 0.1
+                score = s.lexical + s.dense + 0.3 * match + 0.3 * hit.score / top + novelty
+                if text in avoid:
+                    score -= 1.0
+                score += prefer.get(hit.key, 0.0)
+                out.append(Candidate(index, s, score, match))
+        return out
+
+    def _confidence(self, weights: dict[str, float], hit: Hit, best: Candidate) -> float:
+        present = set(terms(hit.title + " " + hit.text))
+        total = sum(weights.values()) or 1.0
+        features = {
+            "paragraph_lexical": sum(w for t, w in weights.items() if t in present) / total,
+            "lexical": best.sentence.lexical,
+            "dense": best.sentence.dense,
+            "type": best.type_match,
+        }
+        z = ANSWERABLE_WEIGHTS["bias"] + sum(ANSWERABLE_WEIGHTS[k] * v for k, v in features.items())
+        return 1.0 / (1.0 + math.exp(-z))
+
+    @staticmethod
+    def _corroboration(best: Candidate, candidates: list[Candidate], hits: list[Hit]) -> list[Candidate]:
+        """Return one sentence from another article that says nearly as much, if any: news users
+        want to see when a second outlet reports the same fact."""
+        article = hits[best.hit_index].article_id
+        others = [c for c in candidates if hits[c.hit_index].article_id != article
+                  and c.score >= 0.9 * best.score and c.type_match >= best.type_match]
+        return [max(others, key=lambda c: c.score)] if others else []
+
+
+def _citation(marker: int, hit: Hit, sentence: SentenceScore) -> Citation:
+    return Citation(marker=marker, article_id=hit.article_id, title=hit.title, paragraph=hit.paragraph,
+                    text=hit.text, quote=hit.text[sentence.start:sentence.end], start=sentence.start, end=sentence.end)
+
+
+def _with_marker(quote: str, marker: int) -> str:
+    """Return the quote with its [marker] before a final full stop, or after a closing quote mark."""
+    match = re.search(r"([.!?…]+)$", quote)
+    if match:
+        return f"{quote[:match.start()]} [{marker}]{quote[match.start():]}"
+    return f"{quote} [{marker}]"

@@ -1,0 +1,219 @@
+"""LLMAnswerer: answers from retrieved passages with an OpenAI-compatible chat model, then keeps only
+the citations that the cited passages support. The only module that talks to an LLM."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import openai
+from llama_index.core.llms import ChatMessage, MessageRole
+from llama_index.llms.openai_like import OpenAILike
+
+from qa.citations import SUPPORT_THRESHOLD, best_quote, parse_markers, support_score
+from qa.config import Settings
+from qa.errors import ConfigError, LLMError
+from qa.models import Answer, Citation, Flag, Hit
+
+NOT_IN_CORPUS = "NOT_IN_CORPUS"
+REFUSAL = "The corpus does not contain an answer to this question."
+NO_SUCH_PASSAGE = "no such passage"
+UNSUPPORTED = "passage does not support the sentence"
+UNCITED = "sentence cites no passage"  # Flag.marker is 0: there was no marker to drop
+SYSTEM_TEMPLATE = "answer_system.txt"
+USER_TEMPLATE = "answer_user.txt"
+# layout of one numbered passage inside answer_user.txt's {passages}; the wording lives in the templates
+_PASSAGE = "[{number}] {title}, paragraph {paragraph}: {text}"
+_FINAL_PUNCTUATION = re.compile(r"[.!?…]+$")
+
+
+class LLMAnswerer:
+    """Answers a question from retrieved hits with an LLM, citing paragraphs as [n]."""
+
+    name = "llm"
+
+    def __init__(self, settings: Settings) -> None:
+        if not settings.llm_base_url:
+            raise ConfigError("QA_LLM_BASE_URL: required by the LLM answerer")
+        if not settings.llm_model:
+            raise ConfigError("QA_LLM_MODEL: required by the LLM answerer")
+        self._endpoint = settings.llm_base_url
+        self._timeout = settings.llm_timeout
+        self._system_template = _read_template(settings.prompts_dir / SYSTEM_TEMPLATE)
+        self._user_template = _read_template(settings.prompts_dir / USER_TEMPLATE)
+        self._llm = OpenAILike(
+            model=settings.llm_model,
+            api_base=settings.llm_base_url,
+            api_key=settings.llm_api_key or "unused",  # local servers ignore it, the client requires one
+            is_chat_model=True,
+            timeout=settings.llm_timeout,
+            max_retries=1,
+            temperature=0.0,  # answers are checked against the passages; keep them reproducible
+        )
+
+    def answer(
+        self, question: str, hits: list[Hit], *, history: Sequence[tuple[str, str]] = ()
+    ) -> Answer:
+        """Return the LLM's answer with verified citations, or a refusal when the passages do not answer."""
+        if not hits:
+            return _refusal(question)  # nothing to cite, so no answer could pass the checks
+        messages = render_messages(
+            question,
+            hits,
+            history=history,
+            system_template=self._system_template,
+            user_template=self._user_template,
+        )
+        return build_answer(question, hits, self._chat(messages))
+
+    def _chat(self, messages: list[ChatMessage]) -> str:
+        try:
+            response = self._llm.chat(messages)
+        except openai.APITimeoutError:
+            raise LLMError(f"LLM endpoint {self._endpoint} timed out after {self._timeout:g}s") from None
+        except openai.APIConnectionError as exc:
+            reason = _one_line(str(exc.__cause__ or exc))
+            raise LLMError(f"LLM endpoint {self._endpoint} could not be reached: {reason}") from None
+        except openai.APIStatusError as exc:
+            raise LLMError(
+                f"LLM endpoint {self._endpoint} answered HTTP {exc.status_code}: {_status_reason(exc)}"
+            ) from None
+        except openai.OpenAIError as exc:
+            raise LLMError(f"LLM endpoint {self._endpoint} failed: {_one_line(str(exc))}") from None
+        return response.message.content or ""
+
+
+def render_messages(
+    question: str,
+    hits: list[Hit],
+    *,
+    history: Sequence[tuple[str, str]],
+    system_template: str,
+    user_template: str,
+) -> list[ChatMessage]:
+    """Return the chat messages: system rules, earlier turns, then the numbered passages and question."""
+    passages = "\n\n".join(
+        _PASSAGE.format(number=n, title=hit.title, paragraph=hit.paragraph, text=hit.text)
+        for n, hit in enumerate(hits, start=1)
+    )
+    messages = [ChatMessage(role=MessageRole.SYSTEM, content=system_template)]
+    for asked, answered in history:
+        messages.append(ChatMessage(role=MessageRole.USER, content=asked))
+        messages.append(ChatMessage(role=MessageRole.ASSISTANT, content=answered))
+    user = user_template.format(passages=passages, question=question)
+    messages.append(ChatMessage(role=MessageRole.USER, content=user))
+    return messages
+
+
+def build_answer(question: str, hits: list[Hit], reply: str) -> Answer:
+    """Return the Answer for an LLM `reply`: checked markers renumbered 1..m, dropped ones as flags."""
+    # the model was told to reply exactly NOT_IN_CORPUS; any reply containing it is a refusal
+    if NOT_IN_CORPUS in reply:
+        return _refusal(question)
+    flags: list[Flag] = []
+    numbers: dict[str, int] = {}  # paragraph key -> new marker, in order of first use
+    cited: dict[str, Hit] = {}
+    quotes: dict[str, list[tuple[int, int]]] = {}
+    sentences: list[str] = []
+    supported = 0
+    for sentence, markers in parse_markers(reply):
+        kept = _checked_hits(sentence, markers, hits, flags)
+        new: list[int] = []
+        for hit in kept:
+            number = numbers.setdefault(hit.key, len(numbers) + 1)
+            if number not in new:
+                new.append(number)
+            cited.setdefault(hit.key, hit)
+            quotes.setdefault(hit.key, []).append(best_quote(sentence, hit.text))
+        sentences.append(_with_markers(sentence, new))
+        supported += bool(new)
+    if not numbers:
+        return _refusal(question, flags=flags)
+    citations = [_citation(number, cited[key], quotes[key]) for key, number in numbers.items()]
+    return Answer(
+        answer=" ".join(sentences),
+        answerable=True,
+        citations=citations,
+        question=question,
+        answerer="llm",
+        confidence=supported / len(sentences),  # share of sentences that kept a citation
+        flags=flags,
+    )
+
+
+def _checked_hits(sentence: str, markers: list[int], hits: list[Hit], flags: list[Flag]) -> list[Hit]:
+    """Return the hits behind the markers that pass the checks; append a Flag for each that does not."""
+    if not markers:
+        flags.append(Flag(sentence=sentence, marker=0, reason=UNCITED))
+    kept: list[Hit] = []
+    for marker in markers:
+        if not 1 <= marker <= len(hits):
+            flags.append(Flag(sentence=sentence, marker=marker, reason=NO_SUCH_PASSAGE))
+        elif support_score(sentence, hits[marker - 1].text) < SUPPORT_THRESHOLD:
+            flags.append(Flag(sentence=sentence, marker=marker, reason=UNSUPPORTED))
+        else:
+            kept.append(hits[marker - 1])
+    return kept
+
+
+def _citation(marker: int, hit: Hit, spans: list[tuple[int, int]]) -> Citation:
+    """Return the citation of one paragraph, quoting from the first to the last sentence relied on."""
+    start = min(s for s, _ in spans)
+    end = max(e for _, e in spans)
+    return Citation(
+        marker=marker,
+        article_id=hit.article_id,
+        title=hit.title,
+        paragraph=hit.paragraph,
+        text=hit.text,
+        quote=hit.text[start:end],
+        start=start,
+        end=end,
+    )
+
+
+def _with_markers(sentence: str, numbers: list[int]) -> str:
+    """Return `sentence` with its markers before the final punctuation: Sentence [1][2]."""
+    if not numbers:
+        return sentence
+    tags = "".join(f"[{n}]" for n in numbers)
+    end = _FINAL_PUNCTUATION.search(sentence)
+    if end is None:
+        return f"{sentence} {tags}"
+    return f"{sentence[:end.start()]} {tags}{end.group()}"
+
+
+def _refusal(question: str, *, flags: list[Flag] | None = None) -> Answer:
+    return Answer(
+        answer=REFUSAL,
+        answerable=False,
+        citations=[],
+        question=question,
+        answerer="llm",
+        flags=flags or [],
+    )
+
+
+def _read_template(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"QA_PROMPTS_DIR: cannot read {path}: {exc.strerror}") from None
+
+
+def _status_reason(exc: openai.APIStatusError) -> str:
+    """Return the server's own error message when the body carries one (OpenAI or FastAPI shape)."""
+    body = exc.body
+    if isinstance(body, dict):
+        error = body.get("error", body.get("detail"))
+        if isinstance(error, dict):
+            error = error.get("message")
+        if isinstance(error, str) and error:
+            return _one_line(error)
+    return _one_line(exc.message)
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

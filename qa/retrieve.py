@@ -1,0 +1,206 @@
+"""Hybrid retrieval: dense (LlamaIndex over Chroma) and BM25 (LlamaIndex's bm25s retriever), with
+both scores computed for every candidate of either, fused, then collapsed to paragraphs."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+from llama_index.core import VectorStoreIndex
+from llama_index.core.schema import QueryBundle
+from llama_index.core.vector_stores import FilterCondition, FilterOperator, MetadataFilter, MetadataFilters
+from llama_index.retrievers.bm25 import BM25Retriever
+
+from qa.errors import NotIngested
+from qa.models import Article, Hit
+from qa.store import Store
+from qa.evidence import EvidenceScorer
+from qa.terms import STOPWORDS, TOKEN, terms
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Optional restrictions on what retrieval may return."""
+
+    articles: tuple[str, ...] = ()
+    outlet: str = ""
+    date_from: str = ""  # ISO dates, inclusive
+    date_to: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.articles or self.outlet or self.date_from or self.date_to)
+
+    def metadata_filters(self) -> MetadataFilters | None:
+        """Return the LlamaIndex filters (turned into a Chroma `where` by the vector store)."""
+        items: list[MetadataFilter] = []
+        if self.articles:
+            items.append(MetadataFilter(key="article_id", value=list(self.articles), operator=FilterOperator.IN))
+        if self.outlet:
+            items.append(MetadataFilter(key="outlet", value=self.outlet, operator=FilterOperator.EQ))
+        if self.date_from:
+            items.append(MetadataFilter(key="date_num", value=_num(self.date_from), operator=FilterOperator.GTE))
+        if self.date_to:
+            items.append(MetadataFilter(key="date_num", value=_num(self.date_to), operator=FilterOperator.LTE))
+        return MetadataFilters(filters=items, condition=FilterCondition.AND) if items else None
+
+    def admits(self, meta: dict) -> bool:
+        """Return True when a chunk's metadata passes every filter."""
+        if self.articles and meta.get("article_id") not in self.articles:
+            return False
+        if self.outlet and meta.get("outlet") != self.outlet:
+            return False
+        date = int(meta.get("date_num") or 0)
+        if self.date_from and date < _num(self.date_from):
+            return False
+        return not (self.date_to and (date == 0 or date > _num(self.date_to)))
+
+
+def _num(iso: str) -> int:
+    return int(iso.replace("-", ""))
+
+
+# Rerank weights fitted on SQuAD dev questions disjoint from the benchmark sample (bench/squad.py):
+# fused + 0.75 * lexical + 1.5 * dense, written as sentence_weight * (share * lexical + ...).
+LEXICAL_SHARE = 1 / 3
+
+
+class Retriever:
+    """Hybrid retriever over one store; build once, query many times."""
+
+    def __init__(self, store: Store, embedder, *, candidates: int = 40, dense_weight: float = 0.4,
+                 sentence_weight: float = 2.25, rerank_depth: int = 30) -> None:
+        self.store = store
+        self.sentence_weight = sentence_weight
+        self.rerank_depth = rerank_depth
+        self.embedder = embedder
+        self.candidates = candidates
+        self.dense_weight = dense_weight
+        self._articles: OrderedDict[str, Article] = OrderedDict()
+        self._index = VectorStoreIndex.from_vector_store(store.vector_store, embed_model=embedder)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Rebuild the BM25 index from the store (after an ingest by another process)."""
+        nodes = list(self.store.iter_nodes())
+        if not nodes:
+            raise NotIngested("the store is empty: run `qa ingest` first")
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        self._bm25 = BM25Retriever(
+            nodes=nodes, similarity_top_k=min(self.candidates, len(nodes)),
+            language=sorted(STOPWORDS), token_pattern=TOKEN,
+        ).bm25
+        self._meta = [node.metadata for node in nodes]
+        self._ids = [node.node_id for node in nodes]
+        self._row = {node_id: i for i, node_id in enumerate(self._ids)}
+        self._articles.clear()
+        scores = self._bm25.scores
+        doc_freq = np.diff(np.asarray(scores["indptr"]))
+        n_docs = int(scores["num_docs"])
+        self._idf = {t: float(np.log(1 + (n_docs - doc_freq[i] + 0.5) / (doc_freq[i] + 0.5)))
+                     for t, i in self._bm25.vocab_dict.items() if i < len(doc_freq)}
+        self._unseen_idf = float(np.log(1 + (n_docs + 0.5) / 0.5))
+        self.evidence = EvidenceScorer(self.embedder, self.idf)
+
+    def idf(self, term: str) -> float:
+        """Return the BM25 inverse document frequency of a stemmed term (highest when unseen)."""
+        return self._idf.get(term, self._unseen_idf)
+
+    @property
+    def size(self) -> int:
+        """Return the number of chunks indexed."""
+        return len(self._ids)
+
+    def retrieve_hits(self, query: str, *, k: int, filters: Filters = Filters()) -> list[Hit]:
+        """Return the top `k` paragraphs for `query`, best first, each with its fused score."""
+        embedding = self.embedder.get_query_embedding(query)
+        dense = self._dense_scores(query, embedding, filters)
+        sparse_all = self._bm25_scores(query, filters)
+        top_sparse = np.argsort(-sparse_all)[: self.candidates]
+        for row in top_sparse:
+            if sparse_all[row] > 0 and self._ids[row] not in dense:
+                dense[self._ids[row]] = None
+        missing = [node_id for node_id, score in dense.items() if score is None]
+        if missing:
+            for node_id, vector in self.store.get_embeddings(missing).items():
+                dense[node_id] = float(np.dot(vector, embedding))
+        fused = self._fuse(dense, {i: float(sparse_all[self._row[i]]) for i in dense})
+        hits = self._paragraph_hits(fused, k=max(k, self.rerank_depth))
+        return self._rerank(query, embedding, hits)[:k]
+
+    def _rerank(self, query: str, embedding: list[float], hits: list[Hit]) -> list[Hit]:
+        """Return hits re-ordered by fused score plus their best sentence's lexical and dense match:
+        a question usually matches one sentence of the paragraph that answers it."""
+        if not self.sentence_weight or not hits:
+            return hits
+        weights = self.evidence.query_weights(query)
+        for hit, sentences in zip(hits, self.evidence.score(np.asarray(embedding), weights, hits)):
+            lexical = max(s.lexical for s in sentences)
+            dense = max(s.dense for s in sentences)
+            hit.scores.update(sentence_lexical=lexical, sentence_dense=dense)
+            hit.score += self.sentence_weight * (LEXICAL_SHARE * lexical + (1 - LEXICAL_SHARE) * dense)
+        return sorted(hits, key=lambda h: -h.score)
+
+    def _dense_scores(self, query: str, embedding: list[float], filters: Filters) -> dict[str, float | None]:
+        retriever = self._index.as_retriever(
+            similarity_top_k=min(self.candidates, self.size), filters=filters.metadata_filters()
+        )
+        results = retriever.retrieve(QueryBundle(query_str=query, embedding=embedding))
+        # Chroma reports exp(-cosine distance); convert back to a cosine similarity
+        return {r.node.node_id: 1.0 + float(np.log(max(r.score or 1e-9, 1e-9))) for r in results}
+
+    def _bm25_scores(self, query: str, filters: Filters) -> np.ndarray:
+        mask = np.array([filters.admits(m) for m in self._meta], dtype=float) if filters else None
+        scores = self._bm25.get_scores(terms(query), weight_mask=mask)
+        return np.asarray(scores, dtype=float)
+
+    def _fuse(self, dense: dict[str, float], sparse: dict[str, float]) -> dict[str, tuple[float, float, float]]:
+        top_sparse = max(sparse.values(), default=0.0) or 1.0
+        values = list(dense.values())
+        low, high = min(values, default=0.0), max(values, default=1.0)
+        span = (high - low) or 1.0
+        fused = {}
+        for node_id in dense:
+            d = (dense[node_id] - low) / span
+            s = sparse[node_id] / top_sparse
+            fused[node_id] = (self.dense_weight * d + (1 - self.dense_weight) * s, dense[node_id], sparse[node_id])
+        return fused
+
+    def _paragraph_hits(self, fused: dict[str, tuple[float, float, float]], *, k: int) -> list[Hit]:
+        best: dict[tuple[str, int], tuple[float, float, float]] = {}
+        for node_id, score in fused.items():
+            meta = self._meta[self._row[node_id]]
+            key = (meta["article_id"], int(meta["paragraph"]))
+            if key not in best or score[0] > best[key][0]:
+                best[key] = score
+        ranked = sorted(best.items(), key=lambda item: -item[1][0])[:k]
+        articles = self._load_articles([article_id for (article_id, _), _ in ranked])
+        hits = []
+        for (article_id, number), (score, dense, sparse) in ranked:
+            article = articles[article_id]
+            hits.append(Hit(
+                article_id=article_id, title=article.title, paragraph=number, text=article.paragraph(number),
+                score=score, outlet=article.outlet, date=article.date, scores={"dense": dense, "bm25": sparse},
+            ))
+        return hits
+
+    def fetch_hits(self, keys: list[str], *, score: float = 0.0) -> list[Hit]:
+        """Return hits for explicit paragraph addresses (`article_id:n`) that exist, with `score`."""
+        wanted = [(k.rsplit(":", 1)[0], int(k.rsplit(":", 1)[1])) for k in keys]
+        articles = self.store.get_articles([a for a, _ in wanted])
+        for article_id, article in articles.items():
+            self._articles[article_id] = article
+        return [
+            Hit(article_id=a, title=articles[a].title, paragraph=n, text=articles[a].paragraph(n), score=score,
+                outlet=articles[a].outlet, date=articles[a].date)
+            for a, n in wanted if a in articles and 1 <= n <= len(articles[a].paragraphs)
+        ]
+
+    def _load_articles(self, article_ids: list[str]) -> dict[str, Article]:
+        missing = [a for a in dict.fromkeys(article_ids) if a not in self._articles]
+        for article_id, article in self.store.get_articles(missing).items():
+            self._articles[article_id] = article
+            while len(self._articles) > 2048:
+                self._articles.popitem(last=False)
+        return {a: self._articles[a] for a in article_ids}

@@ -1,0 +1,241 @@
+"""Chroma, embedded or client/server; the only module that imports chromadb.
+
+Two collections per store:
+- `{name}_chunks`: one record per chunk, written and queried through LlamaIndex's ChromaVectorStore;
+  each record's `document_id` is its article id, so an article's chunks are deleted in one call.
+- `{name}_articles`: one record per article (title embedding, numbered paragraphs as the document,
+  content hash in the metadata), the source of truth for `qa show` and for incremental ingest.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from urllib.parse import urlparse
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+from llama_index.core.vector_stores.utils import metadata_dict_to_node
+from llama_index.vector_stores.chroma import ChromaVectorStore
+
+from qa.chunking import embed_text
+from qa.config import Settings
+from qa.errors import ArticleNotFound, ConfigError, StoreUnavailable
+from qa.models import Article, Chunk
+
+PAGE = 1000
+_EMBED_KEYS = ("header",)
+
+
+def open_client(settings: Settings):
+    """Return a Chroma client: an HTTP client when QA_CHROMA_URL is set, else an embedded one."""
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    try:
+        if settings.chroma_url:
+            url = urlparse(settings.chroma_url)
+            client = chromadb.HttpClient(
+                host=url.hostname or "127.0.0.1",
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+            client.heartbeat()
+            return client
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.data_dir / "chroma"), settings=chroma_settings)
+    except Exception as exc:  # chromadb raises many unrelated types for "cannot connect"
+        where = settings.chroma_url or settings.data_dir
+        raise StoreUnavailable(f"cannot open Chroma at {where}: {_first_line(exc)}") from None
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip() or exc.__class__.__name__
+    return text.splitlines()[0][:200]
+
+
+class Store:
+    """Articles and their chunks in Chroma."""
+
+    def __init__(self, client, *, name: str, model: str) -> None:
+        self.name = name
+        meta = {"hnsw:space": "cosine", "embed_model": model}
+        try:
+            self._chunks = client.get_or_create_collection(f"{name}_chunks", metadata=meta, embedding_function=None)
+            self._articles = client.get_or_create_collection(
+                f"{name}_articles", metadata=meta, embedding_function=None
+            )
+        except Exception as exc:
+            raise StoreUnavailable(f"cannot open collection {name!r}: {_first_line(exc)}") from None
+        built_with = (self._chunks.metadata or {}).get("embed_model")
+        if built_with and built_with != model:
+            raise ConfigError(
+                f"collection {name!r} was embedded with {built_with!r}, not {model!r}; "
+                "set QA_COLLECTION to a new name or QA_EMBED_MODEL back"
+            )
+        self.vector_store = ChromaVectorStore(chroma_collection=self._chunks)
+
+    # reads -----------------------------------------------------------------------------------
+    def article_hashes(self) -> dict[str, str]:
+        """Return {article_id: content hash} of every stored article."""
+        return {rid: meta.get("hash", "") for rid, meta in self._page(self._articles, ["metadatas"])}
+
+    def get_article(self, article_id: str) -> Article:
+        """Return a stored article, or raise ArticleNotFound."""
+        found = self.get_articles([article_id])
+        if article_id not in found:
+            raise ArticleNotFound(f"no article {article_id!r} in the store (see `qa status` or `qa show`)")
+        return found[article_id]
+
+    def get_articles(self, article_ids: list[str]) -> dict[str, Article]:
+        """Return the stored articles among `article_ids`, by id."""
+        if not article_ids:
+            return {}
+        result = self._call(self._articles.get, ids=list(dict.fromkeys(article_ids)), include=["metadatas", "documents"])
+        return {
+            rid: _article_from_record(rid, meta, doc)
+            for rid, meta, doc in zip(result["ids"], result["metadatas"], result["documents"])
+        }
+
+    def list_articles(self) -> list[dict]:
+        """Return the metadata of every stored article, sorted by id."""
+        rows = [{"id": rid, **meta} for rid, meta in self._page(self._articles, ["metadatas"])]
+        return sorted(rows, key=lambda row: row["id"])
+
+    def iter_nodes(self) -> Iterator[TextNode]:
+        """Yield every chunk as a LlamaIndex node (for the BM25 index)."""
+        for rid, meta, doc in self._page(self._chunks, ["metadatas", "documents"]):
+            node = metadata_dict_to_node(meta, text=doc)
+            _mark_embed_keys(node)
+            yield node
+
+    def get_embeddings(self, chunk_ids: list[str]) -> dict[str, list[float]]:
+        """Return the stored embeddings of the given chunks, by id."""
+        result = self._call(self._chunks.get, ids=chunk_ids, include=["embeddings"])
+        return dict(zip(result["ids"], result["embeddings"]))
+
+    def counts(self) -> dict[str, int]:
+        """Return articles, paragraphs and chunks held."""
+        paragraphs = sum(int(meta.get("paragraphs", 0)) for _, meta in self._page(self._articles, ["metadatas"]))
+        return {
+            "articles": self._call(self._articles.count),
+            "paragraphs": paragraphs,
+            "chunks": self._call(self._chunks.count),
+        }
+
+    # writes ----------------------------------------------------------------------------------
+    def put_article(self, article: Article, chunks: list[Chunk], *, embeddings: list[list[float]],
+                    title_embedding: list[float]) -> None:
+        """Replace an article and its chunks; the article record is written last, so an interrupted
+        write leaves an old or missing hash and the next ingest redoes the article."""
+        self._call(self.vector_store.delete, article.id)
+        nodes = [chunk_node(article, chunk, embedding) for chunk, embedding in zip(chunks, embeddings)]
+        if nodes:
+            self._call(self.vector_store.add, nodes)
+        self._call(
+            self._articles.upsert,
+            ids=[article.id],
+            embeddings=[title_embedding],
+            documents=[json.dumps({"paragraphs": article.paragraphs, "sections": article.sections}, ensure_ascii=False)],
+            metadatas=[_article_metadata(article, chunks=len(chunks))],
+        )
+
+    def delete_article(self, article_id: str) -> None:
+        """Delete an article's chunks, then its record."""
+        self._call(self.vector_store.delete, article_id)
+        self._call(self._articles.delete, ids=[article_id])
+
+    # helpers ---------------------------------------------------------------------------------
+    def _page(self, collection, include: list[str]) -> Iterator[tuple]:
+        offset = 0
+        while True:
+            result = self._call(collection.get, include=include, limit=PAGE, offset=offset)
+            columns = [result[key] for key in include]
+            yield from zip(result["ids"], *columns)
+            if len(result["ids"]) < PAGE:
+                return
+            offset += PAGE
+
+    @staticmethod
+    def _call(fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (ConfigError, ArticleNotFound):
+            raise
+        except Exception as exc:
+            raise StoreUnavailable(f"Chroma call failed: {_first_line(exc)}") from None
+
+
+def open_store(settings: Settings) -> Store:
+    """Return the store the settings name (embedded or server)."""
+    return Store(open_client(settings), name=settings.collection, model=settings.embed_model)
+
+
+def chunk_node(article: Article, chunk: Chunk, embedding: list[float] | None = None) -> TextNode:
+    """Return the LlamaIndex node stored for a chunk; only the title header joins the embedded text."""
+    from qa.chunking import chunk_header
+
+    node = TextNode(
+        id_=chunk.id,
+        text=chunk.text,
+        embedding=embedding,
+        metadata={
+            "article_id": article.id,
+            "header": chunk_header(article.title),
+            "title": article.title,
+            "paragraph": chunk.paragraph,
+            "start": chunk.start,
+            "end": chunk.end,
+            "outlet": article.outlet,
+            "date": article.date,
+            "date_num": _date_num(article.date),
+        },
+        relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=article.id)},
+    )
+    _mark_embed_keys(node)
+    return node
+
+
+def node_embed_text(node: TextNode) -> str:
+    """Return the text embedded and BM25-indexed for a stored node."""
+    return embed_text(node.metadata.get("header", ""), node.text)
+
+
+def _mark_embed_keys(node: TextNode) -> None:
+    keys = [k for k in node.metadata if k not in _EMBED_KEYS]
+    node.excluded_embed_metadata_keys = keys
+    node.excluded_llm_metadata_keys = list(node.metadata)
+    node.metadata_template = "{value}"
+    node.text_template = "{metadata_str}\n{content}"
+
+
+def _date_num(iso: str) -> int:
+    return int(iso.replace("-", "")) if iso else 0
+
+
+def _article_metadata(article: Article, *, chunks: int) -> dict:
+    return {
+        "title": article.title,
+        "outlet": article.outlet,
+        "date": article.date,
+        "date_num": _date_num(article.date),
+        "url": article.url,
+        "source": article.source,
+        "hash": article.content_hash,
+        "paragraphs": len(article.paragraphs),
+        "chunks": chunks,
+    }
+
+
+def _article_from_record(article_id: str, meta: dict, document: str) -> Article:
+    body = json.loads(document)
+    return Article(
+        id=article_id,
+        title=meta.get("title", ""),
+        paragraphs=tuple(body["paragraphs"]),
+        outlet=meta.get("outlet", ""),
+        date=meta.get("date", ""),
+        url=meta.get("url", ""),
+        source=meta.get("source", ""),
+        sections=tuple(body.get("sections", ())),
+    )
