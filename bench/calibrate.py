@@ -65,9 +65,10 @@ def features(answerer: ExtractiveAnswerer, question: str, hits) -> tuple[dict[st
 
 
 def fit(x: np.ndarray, y: np.ndarray, *, fixed: dict[int, float] | None = None, l2: float = 1e-3,
-        lr: float = 2.0, steps: int = 50000) -> np.ndarray:
-    """Return logistic-regression weights (features..., bias) by full-batch gradient descent;
-    columns in `fixed` keep the given weight. L2 applies to the feature weights, not the bias."""
+        lr: float = 2.0, steps: int = 50000) -> tuple[np.ndarray, dict]:
+    """Return logistic-regression weights (features..., bias) by full-batch gradient descent, and
+    how it converged; columns in `fixed` keep the given weight. L2 applies to the feature weights,
+    not the bias."""
     fixed = fixed or {}
     xb = np.hstack([x, np.ones((len(x), 1))])
     w = np.zeros(xb.shape[1])
@@ -76,13 +77,13 @@ def fit(x: np.ndarray, y: np.ndarray, *, fixed: dict[int, float] | None = None, 
         w[col], free[col] = value, 0.0
     penalty = np.ones_like(w)
     penalty[-1] = 0.0
-    for _ in range(steps):
+    for step in range(1, steps + 1):
         p = 1.0 / (1.0 + np.exp(-(xb @ w)))
         grad = xb.T @ (p - y) / len(y) + l2 * penalty * w
         w -= lr * free * grad
         if np.max(np.abs(free * grad)) < 1e-7:
             break
-    return w
+    return w, {"steps": step, "max_gradient": float(np.max(np.abs(free * grad)))}
 
 
 def predict(x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -156,7 +157,7 @@ def main() -> int:
 
     started = time.perf_counter()
     rows = []  # (question index, label, features, current confidence, kind)
-    mismatch = 0.0
+    no_negative = 0  # questions whose top 30 paragraphs all come from the gold article
     for i, q in enumerate(sample):
         gold = f"{q['article_id']}:{q['paragraph']}"
         hits = retriever.retrieve_hits(q["question"], k=5)
@@ -167,6 +168,8 @@ def main() -> int:
         if others:
             feats, conf, kind = features(answerer, q["question"], others)
             rows.append((i, 0, feats, conf, kind))
+        else:
+            no_negative += 1
         if (i + 1) % 200 == 0:
             print(f"{i + 1}/{len(sample)} questions, {time.perf_counter() - started:.0f}s", file=sys.stderr)
     x = np.array([[r[2][f] for f in FEATURES] for r in rows])
@@ -181,12 +184,14 @@ def main() -> int:
     is_train = np.array([r[0] in train_q for r in rows])
     train, test = (x[is_train], y[is_train]), (x[~is_train], y[~is_train])
 
-    fitted = fit(*train)
+    fitted, converged = fit(*train)
     results = [report("current ANSWERABLE_WEIGHTS", current, train, test), report("fitted", fitted, train, test)]
     type_col = FEATURES.index("type")
     if fitted[type_col] < TYPE_FLOOR:
-        pinned = fit(*train, fixed={type_col: TYPE_FIXED})
+        pinned, converged_pinned = fit(*train, fixed={type_col: TYPE_FIXED})
         results.append(report(f"fitted, type fixed at {TYPE_FIXED}", pinned, train, test))
+        results[-1]["convergence"] = converged_pinned
+    results[1]["convergence"] = converged
 
     kinds: dict[str, dict] = {}
     for (_, label, feats, _, kind) in rows:
@@ -199,7 +204,8 @@ def main() -> int:
 
     n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
     print(f"\nSQuAD v1.1 dev calibration: {len(sample)} questions (seed {args.seed}, disjoint from the "
-          f"evaluation sample), {n_pos} positives, {n_neg} negatives; train {int(is_train.sum())} / "
+          f"evaluation sample), {n_pos} positives, {n_neg} negatives "
+          f"({no_negative} questions had only gold-article paragraphs in their top 30); train {int(is_train.sum())} / "
           f"test {int((~is_train).sum())} examples\n")
     print("feature means      " + "".join(f"{f:>18}" for f in FEATURES))
     for label, name in ((1, "positives"), (0, "negatives")):
@@ -214,6 +220,8 @@ def main() -> int:
               + f"{r['auc']:>7.3f}{r['balanced_accuracy@0.5']:>7.3f}{r['tpr@0.5']:>7.3f}{r['tnr@0.5']:>7.3f}"
               + f"{r['best_threshold']:>8.3f}{r['balanced_accuracy@best']:>7.3f}"
               + f"{r['balanced_accuracy@train_threshold']:>8.3f}")
+    for r in results[1:]:
+        print(f"{r['name']}: {r['convergence']['steps']} steps, max |gradient| {r['convergence']['max_gradient']:.1e}")
     print("\n(test split; best t = threshold maximizing balanced accuracy on the test split, "
           "BA@t_tr = balanced accuracy at the threshold chosen on the train split)")
     print(f"\n{'question type':<14}{'pos':>6}{'neg':>6}{'type|pos':>10}{'type|neg':>10}")
@@ -223,6 +231,7 @@ def main() -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "questions": len(sample), "seed": args.seed, "positives": n_pos, "negatives": n_neg,
+        "questions_without_negative": no_negative,
         "train_examples": int(is_train.sum()), "test_examples": int((~is_train).sum()),
         "feature_means": {name: dict(zip(FEATURES, x[y == label].mean(axis=0).round(4).tolist()))
                           for label, name in ((1, "positives"), (0, "negatives"))},

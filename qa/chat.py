@@ -28,21 +28,22 @@ def resolve_turn(question: str, earlier: Sequence[tuple[str, Answer]]) -> Turn:
     last_question, last = earlier[-1]
     pronoun = bool(_PRONOUN.search(question))
     follows = bool(_NEXT.search(question))
-    elliptical = len(terms(question)) <= ELLIPTICAL_TERMS or bool(_OPENER.match(question))
-    if not (pronoun or follows or elliptical):
+    elliptical = len(terms(question)) <= ELLIPTICAL_TERMS
+    if not (pronoun or follows or elliptical or _OPENER.match(question)):
         return Turn(history=history)
     previous = last.query or last_question
     names = _NAME.findall(last.citations[0].quote) if last.answerable and last.citations else []
     return Turn(
         query=f"{question} {previous}",
         focus=" ".join(dict.fromkeys(names)),
-        prefer=_preferred(last, follows=follows, pronoun=pronoun),
-        avoid=frozenset(c.quote for _, a in earlier for c in a.citations),
+        prefer=_preferred(last, follows=follows, pronoun=pronoun, elliptical=elliptical),
+        # "what else / what next" wants something not said yet; other follow-ups may rightly reuse it
+        avoid=frozenset(c.quote for _, a in earlier for c in a.citations) if follows else frozenset(),
         history=history,
     )
 
 
-def _preferred(last: Answer, *, follows: bool, pronoun: bool) -> dict[str, float]:
+def _preferred(last: Answer, *, follows: bool, pronoun: bool, elliptical: bool) -> dict[str, float]:
     """Return score bonuses for the paragraphs a follow-up most likely points at: the one that
     answered last time (elliptical questions), or the ones after it ("what did he say next?")."""
     if not (last.answerable and last.citations):
@@ -52,8 +53,8 @@ def _preferred(last: Answer, *, follows: bool, pronoun: bool) -> dict[str, float
     if follows:
         return {at(1): 0.6, at(2): 0.3}
     if pronoun:
-        return {at(0): 0.2, at(1): 0.4, at(2): 0.2}
-    return {at(0): 0.5}
+        return {at(0): 0.3, at(1): 0.3, at(2): 0.1}
+    return {at(0): 0.5} if elliptical else {}
 
 
 def answer_conversation(question: str, history: Sequence[str], *, retriever: Retriever,

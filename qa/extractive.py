@@ -15,9 +15,10 @@ from qa.terms import terms
 
 REFUSAL = "The corpus does not contain an answer to this question."
 
-_MONTH = r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
-_DAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tomorrow)"
-_DATE = re.compile(rf"\b(?:{_MONTH}\b|{_DAY}\b|1[5-9]\d\d\b|20\d\d\b|\d{{1,2}}(?:st|nd|rd|th)\b|century|decade)", re.I)
+# capitalised month names only: "may" is far more often a verb
+_MONTH = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+_DAY = r"(?:[Mm]onday|[Tt]uesday|[Ww]ednesday|[Tt]hursday|[Ff]riday|[Ss]aturday|[Ss]unday|yesterday|today|tomorrow)"
+_DATE = re.compile(rf"\b(?:{_MONTH}\b|{_DAY}\b|1[5-9]\d\d\b|20\d\d\b|\d{{1,2}}(?:st|nd|rd|th)\b|century|decade)")
 _NUMBER = re.compile(
     r"\b(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
     r"forty|fifty|hundred|thousand|million|billion|dozens?|several|few|half)\b", re.I)
@@ -28,6 +29,9 @@ _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zà-ÿ'’-]+(?:\s+[A-Z][a-zà-
 # Answerability model: logistic regression over evidence features, fitted on SQuAD dev questions
 # (answerable: gold paragraph retrieved; unanswerable: the gold article withheld). See bench/squad.py.
 ANSWERABLE_WEIGHTS = {"paragraph_lexical": 6.0, "lexical": 2.0, "dense": 4.0, "type": 1.0, "bias": -6.5}
+
+TYPE_MISMATCH = 0.25
+FOLLOWUP_CONFIDENCE = 0.75
 
 
 @dataclass
@@ -47,7 +51,7 @@ def answer_type(question: str) -> str:
         return "number"
     if re.search(r"\bwhen\b|\bwhat (?:date|day|year|month|time)\b|\bwhich (?:date|day|year|month)\b|\bon what\b", q):
         return "when"
-    if re.search(r"\bwho(?:m|se)?\b|\bwhich (?:person|official|leader|minister|president|country|countries)\b", q):
+    if re.search(r"\bname of\b|\bwho(?:m|se)?\b|\bwhich (?:person|official|leader|minister|president|country|countries)\b", q):
         return "who"
     if re.search(r"\bwhere\b|\bin what (?:city|country|place)\b", q):
         return "where"
@@ -95,7 +99,10 @@ class ExtractiveAnswerer:
         kind = answer_type(question)
         candidates = self._candidates(question, kind, hits, scored, avoid=avoid, prefer=prefer or {})
         best = max(candidates, key=lambda c: c.score)
-        confidence = self._confidence(weights, hits[best.hit_index], best)
+        confidence = self._confidence(weights, hits[best.hit_index], best, kind)
+        if (prefer or {}).get(hits[best.hit_index].key, 0.0) >= 0.3 and best.type_match > 0:
+            # a follow-up whose conversation points at this paragraph needs no lexical overlap of its own
+            confidence = max(confidence, FOLLOWUP_CONFIDENCE)
         if confidence < self.min_confidence:
             return Answer(answer=REFUSAL, answerable=False, question=question, query=query, confidence=confidence)
         chosen = [best, *self._corroboration(best, candidates, hits)]
@@ -121,7 +128,7 @@ class ExtractiveAnswerer:
                 out.append(Candidate(index, s, score, match))
         return out
 
-    def _confidence(self, weights: dict[str, float], hit: Hit, best: Candidate) -> float:
+    def _confidence(self, weights: dict[str, float], hit: Hit, best: Candidate, kind: str) -> float:
         present = set(terms(hit.title + " " + hit.text))
         total = sum(weights.values()) or 1.0
         features = {
@@ -131,7 +138,10 @@ class ExtractiveAnswerer:
             "type": best.type_match,
         }
         z = ANSWERABLE_WEIGHTS["bias"] + sum(ANSWERABLE_WEIGHTS[k] * v for k, v in features.items())
-        return 1.0 / (1.0 + math.exp(-z))
+        confidence = 1.0 / (1.0 + math.exp(-z))
+        if kind in ("when", "number") and not best.type_match:
+            confidence *= TYPE_MISMATCH  # a date or count question whose evidence holds none
+        return confidence
 
     @staticmethod
     def _corroboration(best: Candidate, candidates: list[Candidate], hits: list[Hit]) -> list[Candidate]:

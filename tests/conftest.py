@@ -1,0 +1,204 @@
+"""Session fixtures: the real embedding model, a real `chroma run` server, settings for an embedded or
+a server store, and the seed corpus ingested once for the tests that only read."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import chromadb
+import pytest
+from chromadb.config import Settings as ChromaSettings
+
+from qa.answer import build_answerer
+from qa.config import Settings, get_settings
+from qa.corpus import load_corpus
+from qa.embedding import build_embedder
+from qa.extractive import ExtractiveAnswerer
+from qa.generative import LLMAnswerer
+from qa.ingest import IngestReport, ingest_articles
+from qa.retrieve import Retriever
+from qa.store import Store, open_store
+
+REPO = Path(__file__).resolve().parent.parent
+SEED_CORPUS = REPO / "corpus"
+BACKENDS = ("embedded", "server")
+SERVER_START_TIMEOUT = 60.0
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_qa_environment() -> Iterator[None]:
+    """Drop QA_* variables of the developer's shell, so no test talks to their LLM or store."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key in [k for k in os.environ if k.startswith("QA_")]:
+            patch.delenv(key)
+        yield
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """Return the real bundled embedding model, loaded once for the whole run."""
+    return build_embedder(get_settings())
+
+
+@pytest.fixture(scope="session")
+def seed_corpus() -> Path:
+    """Return the repository's corpus/ folder (two .txt articles)."""
+    assert SEED_CORPUS.is_dir(), f"seed corpus missing at {SEED_CORPUS}"
+    return SEED_CORPUS
+
+
+def unique_collection() -> str:
+    """Return a collection name no other test uses, so tests can share one Chroma server."""
+    return f"t{uuid.uuid4().hex[:12]}"
+
+
+def free_port() -> int:
+    """Return a loopback port nothing listens on (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def chroma_executable() -> str:
+    """Return the `chroma` CLI of this environment, or fail the run: the server tests are never skipped."""
+    beside = Path(sys.executable).parent / "chroma"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("chroma")
+    if found:
+        return found
+    pytest.fail(
+        f"the `chroma` executable is neither next to {sys.executable} nor on PATH; "
+        "install chromadb into this environment (pip install -e '.[dev]')",
+        pytrace=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Yield the URL of a real `chroma run` server on a free loopback port, stopped at the end."""
+    executable = chroma_executable()
+    workdir = tmp_path_factory.mktemp("chroma-server")
+    port = free_port()
+    log_path = workdir / "server.log"
+    command = [executable, "run", "--path", str(workdir / "data"), "--host", "127.0.0.1", "--port", str(port)]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+        )
+    try:
+        _wait_for_heartbeat(process, port=port, log_path=log_path)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _wait_for_heartbeat(process: subprocess.Popen, *, port: int, log_path: Path) -> None:
+    client_settings = ChromaSettings(anonymized_telemetry=False)
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"`chroma run` exited with status {process.returncode}:\n{_tail(log_path)}", pytrace=False)
+        try:
+            chromadb.HttpClient(host="127.0.0.1", port=port, settings=client_settings).heartbeat()
+            return
+        except Exception as exc:  # connection refused until the server listens
+            last_error = exc
+            time.sleep(0.1)
+    process.terminate()
+    pytest.fail(
+        f"`chroma run` did not answer heartbeat() on port {port} within {SERVER_START_TIMEOUT:.0f}s "
+        f"({last_error}):\n{_tail(log_path)}",
+        pytrace=False,
+    )
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+
+
+SettingsFactory = Callable[..., Settings]
+
+
+@pytest.fixture
+def settings_factory(request: pytest.FixtureRequest, tmp_path: Path) -> SettingsFactory:
+    """Return make(backend, **overrides): Settings for an embedded store in tmp_path ("embedded") or a
+    fresh collection on the session's Chroma server ("server"); the server starts only when asked for."""
+
+    def make(backend: str = "embedded", **overrides: object) -> Settings:
+        if backend == "embedded":
+            values = {"data_dir": tmp_path / "data", "collection": "news"}
+        elif backend == "server":
+            url = request.getfixturevalue("chroma_server")
+            values = {"chroma_url": url, "collection": unique_collection(), "data_dir": tmp_path / "data"}
+        else:
+            raise ValueError(f"unknown backend {backend!r}; expected one of {BACKENDS}")
+        return get_settings(**(values | overrides))
+
+    return make
+
+
+@pytest.fixture
+def embedded_settings(settings_factory: SettingsFactory) -> Settings:
+    """Return settings for an empty embedded store in tmp_path."""
+    return settings_factory("embedded")
+
+
+@pytest.fixture
+def server_settings(settings_factory: SettingsFactory) -> Settings:
+    """Return settings for an empty collection on the session's Chroma server."""
+    return settings_factory("server")
+
+
+@dataclass
+class Ingested:
+    """The seed corpus in a store, with the pipeline built over it; for tests that only read."""
+
+    settings: Settings
+    store: Store
+    retriever: Retriever
+    answerer: ExtractiveAnswerer | LLMAnswerer
+    report: IngestReport
+
+
+def ingest_seed(settings: Settings, *, embedder, seed_corpus: Path) -> Ingested:
+    """Return the pipeline over a store holding the seed corpus."""
+    articles, problems = load_corpus(seed_corpus)
+    assert problems == []
+    store = open_store(settings)
+    report = ingest_articles(articles, store=store, embedder=embedder)
+    retriever = Retriever(store, embedder, candidates=settings.candidates, dense_weight=settings.dense_weight,
+                          sentence_weight=settings.sentence_weight, rerank_depth=settings.rerank_depth)
+    return Ingested(settings, store, retriever, build_answerer(settings, retriever=retriever), report)
+
+
+@pytest.fixture(scope="session")
+def ingested(tmp_path_factory: pytest.TempPathFactory, embedder, seed_corpus: Path) -> Ingested:
+    """Return the seed corpus ingested once into an embedded store (read-only: do not ingest into it)."""
+    data_dir = tmp_path_factory.mktemp("ingested") / "data"
+    return ingest_seed(get_settings(data_dir=data_dir, collection="news"), embedder=embedder, seed_corpus=seed_corpus)
+
+
+@pytest.fixture(scope="session")
+def ingested_server(tmp_path_factory: pytest.TempPathFactory, chroma_server: str, embedder,
+                    seed_corpus: Path) -> Ingested:
+    """Return the seed corpus ingested once into a collection on the Chroma server (read-only)."""
+    settings = get_settings(chroma_url=chroma_server, collection=unique_collection(),
+                            data_dir=tmp_path_factory.mktemp("ingested-server") / "data")
+    return ingest_seed(settings, embedder=embedder, seed_corpus=seed_corpus)

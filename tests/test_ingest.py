@@ -1,0 +1,193 @@
+"""Ingest and retrieval against both stores: an embedded PersistentClient and a real `chroma run` server."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qa.answer import answer_question
+from qa.config import Settings
+from qa.corpus import article_id_for, load_corpus
+from qa.errors import ArticleNotFound, ConfigError
+from qa.ingest import IngestReport, ingest_articles
+from qa.retrieve import Filters
+from qa.store import Store, open_store
+
+SEED_IDS = ["macron-troops-remark-irks-us", "us-angry-with-macron"]
+SEED_COUNTS = {"articles": 2, "paragraphs": 25, "chunks": 25}
+QUESTION = "Who is the State Department spokesman who responded to Bloomberg's report?"
+
+
+class CountingEmbedder:
+    """The real embedder, recording every text ingest asks it to embed."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.calls = 0
+        self.texts: list[str] = []
+
+    @property
+    def window(self) -> int:
+        return self.inner.window
+
+    def get_text_embedding_batch(self, texts: list[str], **kwargs) -> list[list[float]]:
+        self.calls += 1
+        self.texts.extend(texts)
+        return self.inner.get_text_embedding_batch(texts, **kwargs)
+
+
+@pytest.fixture(params=["embedded", "server"])
+def settings(request: pytest.FixtureRequest, settings_factory) -> Settings:
+    """Return settings for an empty store of each kind."""
+    return settings_factory(request.param)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path, seed_corpus: Path) -> Path:
+    """Return a copy of the seed corpus that a test may edit."""
+    return Path(shutil.copytree(seed_corpus, tmp_path / "corpus"))
+
+
+@pytest.fixture(params=["embedded", "server"])
+def seeded(request: pytest.FixtureRequest):
+    """Return the seed corpus ingested once per session into each kind of store (read-only)."""
+    return request.getfixturevalue("ingested" if request.param == "embedded" else "ingested_server")
+
+
+def ingest(corpus: Path, store: Store, embedder) -> IngestReport:
+    """Return the report of ingesting `corpus` the way `qa ingest` does (unreadable files are kept)."""
+    articles, problems = load_corpus(corpus)
+    keep = frozenset(article_id_for(Path(p.path)) for p in problems)
+    report = ingest_articles(articles, store=store, embedder=embedder, keep=keep)
+    report.problems = problems
+    return report
+
+
+def test_first_ingest_adds_both_seed_articles_and_embeds_every_chunk(settings: Settings, seed_corpus: Path,
+                                                                      embedder) -> None:
+    store = open_store(settings)
+    counting = CountingEmbedder(embedder)
+
+    report = ingest(seed_corpus, store, counting)
+
+    assert (report.added, report.updated, report.removed, report.unchanged) == (SEED_IDS, [], [], [])
+    assert report.chunks == 25
+    assert len(counting.texts) == 25 + 2  # every chunk, and each article's title
+    assert store.counts() == SEED_COUNTS
+    assert open_store(settings).counts() == SEED_COUNTS  # a new client sees what was written
+
+
+def test_reingest_unchanged_corpus_embeds_nothing(settings: Settings, seed_corpus: Path, embedder) -> None:
+    store = open_store(settings)
+    ingest(seed_corpus, store, embedder)
+    counting = CountingEmbedder(embedder)
+
+    report = ingest(seed_corpus, open_store(settings), counting)
+
+    assert (report.added, report.updated, report.removed, report.unchanged) == ([], [], [], SEED_IDS)
+    assert report.chunks == 0
+    assert counting.calls == 0
+    assert report.summary().startswith("0 added, 0 updated, 0 removed, 2 unchanged (0 chunks embedded) in ")
+    assert store.counts() == SEED_COUNTS
+
+
+def test_editing_one_article_reembeds_only_that_article(settings: Settings, corpus: Path, embedder) -> None:
+    store = open_store(settings)
+    ingest(corpus, store, embedder)
+    edited = corpus / "us-angry-with-macron.txt"
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n\nThe Kremlin declined to comment.\n", encoding="utf-8")
+    counting = CountingEmbedder(embedder)
+
+    report = ingest(corpus, store, counting)
+
+    assert (report.added, report.updated, report.removed, report.unchanged) == (
+        [], ["us-angry-with-macron"], [], ["macron-troops-remark-irks-us"]
+    )
+    assert report.chunks == 8
+    assert len(counting.texts) == 8 + 1
+    assert all(text.startswith("US angry with Macron – Bloomberg") for text in counting.texts)
+    assert store.counts() == {"articles": 2, "paragraphs": 26, "chunks": 26}
+    assert store.get_article("us-angry-with-macron").paragraph(8) == "The Kremlin declined to comment."
+
+
+def test_removing_a_file_deletes_its_article_and_chunks(settings: Settings, corpus: Path, embedder) -> None:
+    store = open_store(settings)
+    ingest(corpus, store, embedder)
+    (corpus / "us-angry-with-macron.txt").unlink()
+
+    report = ingest(corpus, store, embedder)
+
+    assert (report.added, report.updated, report.removed, report.unchanged) == (
+        [], [], ["us-angry-with-macron"], ["macron-troops-remark-irks-us"]
+    )
+    assert store.counts() == {"articles": 1, "paragraphs": 18, "chunks": 18}
+    assert {node.metadata["article_id"] for node in store.iter_nodes()} == {"macron-troops-remark-irks-us"}
+    with pytest.raises(ArticleNotFound):
+        store.get_article("us-angry-with-macron")
+
+
+def test_unreadable_file_is_reported_and_keeps_the_stored_version_of_its_article(settings: Settings,
+                                                                                 corpus: Path, embedder) -> None:
+    store = open_store(settings)
+    ingest(corpus, store, embedder)
+    stored = store.get_article("us-angry-with-macron")
+    (corpus / "us-angry-with-macron.txt").write_bytes(b"US angry with Macron\n\nCaf\xe9 talk.\n")  # latin-1
+
+    report = ingest(corpus, store, embedder)
+
+    assert [str(p) for p in report.problems] == ["us-angry-with-macron.txt: not UTF-8 text (byte 25)"]
+    assert (report.added, report.updated, report.removed, report.unchanged) == (
+        [], [], [], ["macron-troops-remark-irks-us"]
+    )
+    assert report.summary().endswith("; 1 files skipped")
+    assert store.counts() == SEED_COUNTS
+    assert store.get_article("us-angry-with-macron") == stored
+
+
+def test_collection_built_with_one_embed_model_refuses_to_open_under_another(settings: Settings,
+                                                                               seed_corpus: Path,
+                                                                               embedder) -> None:
+    ingest(seed_corpus, open_store(settings), embedder)
+    other = settings.model_copy(update={"embed_model": "paraphrase-MiniLM-L3-v2"})
+
+    with pytest.raises(ConfigError) as raised:
+        open_store(other)
+
+    assert str(raised.value) == (
+        f"collection {settings.collection!r} was embedded with 'all-MiniLM-L6-v2', not 'paraphrase-MiniLM-L3-v2'; "
+        "set QA_COLLECTION to a new name or QA_EMBED_MODEL back"
+    )
+
+
+def test_article_filter_returns_only_that_article(seeded) -> None:
+    unfiltered = seeded.retriever.retrieve_hits("Macron troops Ukraine", k=10)
+    hits = seeded.retriever.retrieve_hits("Macron troops Ukraine", k=10, filters=Filters(articles=("us-angry-with-macron",)))
+
+    assert "macron-troops-remark-irks-us" in {h.article_id for h in unfiltered}
+    assert len(hits) == 7  # every paragraph of the article, and nothing else
+    assert {h.article_id for h in hits} == {"us-angry-with-macron"}
+
+
+def test_date_from_filter_returns_only_articles_dated_on_or_after_it(seeded) -> None:
+    unfiltered = seeded.retriever.retrieve_hits("Macron troops Ukraine", k=10)
+    hits = seeded.retriever.retrieve_hits("Macron troops Ukraine", k=10, filters=Filters(date_from="2024-03-27"))
+    later = seeded.retriever.retrieve_hits("Macron troops Ukraine", k=10, filters=Filters(date_from="2024-03-28"))
+
+    assert "macron-troops-remark-irks-us" in {h.article_id for h in unfiltered}  # undated
+    assert len(hits) == 7
+    assert {(h.article_id, h.date) for h in hits} == {("us-angry-with-macron", "2024-03-27")}
+    assert later == []
+
+
+def test_seed_question_is_answered_from_paragraph_6_with_its_citation(seeded) -> None:
+    answer = answer_question(QUESTION, retriever=seeded.retriever, answerer=seeded.answerer)
+
+    assert answer.answerable is True
+    assert "Matthew Miller" in answer.answer
+    first = answer.citations[0]
+    assert (first.article_id, first.paragraph) == ("macron-troops-remark-irks-us", 6)
+    assert first.text == seeded.store.get_article("macron-troops-remark-irks-us").paragraph(6)
+    assert first.quote in first.text
+    assert first.text[first.start:first.end] == first.quote
