@@ -18,6 +18,7 @@ Prints a table and writes bench/results/calibration.json.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import random
 import sys
@@ -61,7 +62,15 @@ def features(answerer: ExtractiveAnswerer, question: str, hits) -> tuple[dict[st
         "dense": best.sentence.dense,
         "type": best.type_match,
     }
-    return row, answerer._confidence(weights, hit, best), kind
+    return row, product_confidence(answerer, weights, hit, best, kind), kind
+
+
+def product_confidence(answerer: ExtractiveAnswerer, weights: dict[str, float], hit, best, kind: str) -> float:
+    """Return _confidence's own value (which may adjust the logistic output after the fact, e.g. for
+    a date or count question whose evidence holds none); older versions take no `kind`."""
+    if "kind" in inspect.signature(answerer._confidence).parameters:
+        return answerer._confidence(weights, hit, best, kind)
+    return answerer._confidence(weights, hit, best)
 
 
 def fit(x: np.ndarray, y: np.ndarray, *, fixed: dict[int, float] | None = None, l2: float = 1e-3,
@@ -114,8 +123,10 @@ def best_threshold(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
 
 
 def report(name: str, w: np.ndarray, train: tuple, test: tuple) -> dict:
-    (x_tr, y_tr), (x_te, y_te) = train, test
-    p_te, p_tr = predict(x_te, w), predict(x_tr, w)
+    """Return the test-split metrics of weights `w`; train and test are (x, y, adjustment), the
+    adjustment multiplying the logistic output as _confidence does after the fact."""
+    (x_tr, y_tr, a_tr), (x_te, y_te, a_te) = train, test
+    p_te, p_tr = predict(x_te, w) * a_te, predict(x_tr, w) * a_tr
     cut, ba = best_threshold(y_te, p_te)
     cut_tr, _ = best_threshold(y_tr, p_tr)
     return {
@@ -175,23 +186,35 @@ def main() -> int:
     x = np.array([[r[2][f] for f in FEATURES] for r in rows])
     y = np.array([r[1] for r in rows], dtype=float)
     current = np.array([ANSWERABLE_WEIGHTS[f] for f in (*FEATURES, "bias")])
-    mismatch = float(np.max(np.abs(predict(x, current) - np.array([r[3] for r in rows]))))
-    assert mismatch < 1e-9, f"features differ from _confidence's ({mismatch})"
+    # _confidence = logistic(features) * adjustment; the adjustment is 1 unless _confidence applies a
+    # post-hoc rule. Features are checked against _confidence on the unadjusted examples.
+    product = np.array([r[3] for r in rows])
+    adjustment = product / predict(x, current)
+    plain = np.abs(adjustment - 1.0) < 1e-9
+    adjusted = sorted({round(float(a), 6) for a in adjustment[~plain]})
+    assert plain.mean() > 0.5 and len(adjusted) <= 3, f"features differ from _confidence's (factors {adjusted[:5]})"
 
     order = list(range(len(sample)))
     random.Random(args.seed).shuffle(order)
     train_q = set(order[: int(0.7 * len(order))])
     is_train = np.array([r[0] in train_q for r in rows])
-    train, test = (x[is_train], y[is_train]), (x[~is_train], y[~is_train])
+    ones = np.ones(len(y))
+    train, test = (x[is_train], y[is_train], ones[is_train]), (x[~is_train], y[~is_train], ones[~is_train])
+    train_adj = (x[is_train], y[is_train], adjustment[is_train])
+    test_adj = (x[~is_train], y[~is_train], adjustment[~is_train])
 
-    fitted, converged = fit(*train)
-    results = [report("current ANSWERABLE_WEIGHTS", current, train, test), report("fitted", fitted, train, test)]
+    fitted, converged = fit(*train[:2])
+    models = [("current ANSWERABLE_WEIGHTS", current, None), ("fitted", fitted, converged)]
     type_col = FEATURES.index("type")
     if fitted[type_col] < TYPE_FLOOR:
-        pinned, converged_pinned = fit(*train, fixed={type_col: TYPE_FIXED})
-        results.append(report(f"fitted, type fixed at {TYPE_FIXED}", pinned, train, test))
-        results[-1]["convergence"] = converged_pinned
-    results[1]["convergence"] = converged
+        pinned, converged_pinned = fit(*train[:2], fixed={type_col: TYPE_FIXED})
+        models.append((f"fitted, type fixed at {TYPE_FIXED}", pinned, converged_pinned))
+    results = []
+    for name, w, conv in models:
+        results.append(report(name, w, train, test) | ({"convergence": conv} if conv else {}))
+    if len(adjusted):
+        for name, w, _ in models:
+            results.append(report(f"{name} + _confidence rule", w, train_adj, test_adj) | {"adjusted": True})
 
     kinds: dict[str, dict] = {}
     for (_, label, feats, _, kind) in rows:
@@ -211,17 +234,23 @@ def main() -> int:
     for label, name in ((1, "positives"), (0, "negatives")):
         print(f"  {name:<16}" + "".join(f"{v:>18.3f}" for v in x[y == label].mean(axis=0)))
     print()
-    header = (f"{'model':<30}" + "".join(f"{f[:9]:>10}" for f in (*FEATURES, "bias"))
+    header = (f"{'model':<46}" + "".join(f"{f[:9]:>10}" for f in (*FEATURES, "bias"))
               + f"{'AUC':>7}{'BA@.5':>7}{'TPR@.5':>7}{'TNR@.5':>7}{'best t':>8}{'BA@t':>7}{'BA@t_tr':>8}")
     print(header)
     print("-" * len(header))
     for r in results:
-        print(f"{r['name']:<30}" + "".join(f"{r['weights'][k]:>10.2f}" for k in (*FEATURES, "bias"))
+        print(f"{r['name']:<46}" + "".join(f"{r['weights'][k]:>10.2f}" for k in (*FEATURES, "bias"))
               + f"{r['auc']:>7.3f}{r['balanced_accuracy@0.5']:>7.3f}{r['tpr@0.5']:>7.3f}{r['tnr@0.5']:>7.3f}"
               + f"{r['best_threshold']:>8.3f}{r['balanced_accuracy@best']:>7.3f}"
               + f"{r['balanced_accuracy@train_threshold']:>8.3f}")
-    for r in results[1:]:
-        print(f"{r['name']}: {r['convergence']['steps']} steps, max |gradient| {r['convergence']['max_gradient']:.1e}")
+    for r in results:
+        if "convergence" in r:
+            print(f"{r['name']}: {r['convergence']['steps']} steps, max |gradient| "
+                  f"{r['convergence']['max_gradient']:.1e}")
+    if len(adjusted):
+        print(f"'+ _confidence rule': the logistic output times _confidence's post-hoc factor "
+              f"({', '.join(map(str, adjusted))}), applied to {int((~plain).sum())} of {len(y)} examples "
+              f"({int((~plain & (y == 1)).sum())} positives, {int((~plain & (y == 0)).sum())} negatives)")
     print("\n(test split; best t = threshold maximizing balanced accuracy on the test split, "
           "BA@t_tr = balanced accuracy at the threshold chosen on the train split)")
     print(f"\n{'question type':<14}{'pos':>6}{'neg':>6}{'type|pos':>10}{'type|neg':>10}")
@@ -232,6 +261,9 @@ def main() -> int:
     args.out.write_text(json.dumps({
         "questions": len(sample), "seed": args.seed, "positives": n_pos, "negatives": n_neg,
         "questions_without_negative": no_negative,
+        "confidence_adjustment": {"factors": adjusted, "examples": int((~plain).sum()),
+                                  "positives": int((~plain & (y == 1)).sum()),
+                                  "negatives": int((~plain & (y == 0)).sum())},
         "train_examples": int(is_train.sum()), "test_examples": int((~is_train).sum()),
         "feature_means": {name: dict(zip(FEATURES, x[y == label].mean(axis=0).round(4).tolist()))
                           for label, name in ((1, "positives"), (0, "negatives"))},

@@ -21,9 +21,10 @@ class Turn:
     """What a follow-up needs from the conversation so far."""
 
     query: str = ""  # standalone retrieval query
-    focus: str = ""  # words naming what the conversation is about (names from the last answer)
+    scoring_query: str = ""  # what answer sentences are matched against (default: the question)
+    referents: frozenset[str] = frozenset()  # words a sentence must hold to continue the last answer
     prefer: dict[str, float] = field(default_factory=dict)  # paragraph key -> score bonus
-    avoid: frozenset[str] = frozenset()  # quotes already given
+    avoid: dict[str, float] = field(default_factory=dict)  # quotes already given -> score penalty
     history: Sequence[tuple[str, str]] = ()  # (question, answer) pairs, for the LLM
 
 
@@ -59,5 +60,5 @@ def answer_question(question: str, *, retriever: Retriever, answerer: Extractive
         answer = answerer.answer(question, hits, history=turn.history)
         answer.query = query
         return answer
-    scoring_query = f"{question} {turn.focus}".strip() if turn.focus else query
-    return answerer.answer(question, hits, query=scoring_query, avoid=turn.avoid, prefer=turn.prefer)
+    return answerer.answer(question, hits, query=turn.scoring_query or question, avoid=turn.avoid,
+                           prefer=turn.prefer, referents=turn.referents)

@@ -11,13 +11,17 @@ from qa.extractive import ExtractiveAnswerer
 from qa.generative import LLMAnswerer
 from qa.models import Answer
 from qa.retrieve import Filters, Retriever
-from qa.terms import terms
+from qa.evidence import FRAMING
+from qa.terms import stem, terms
 
 _PRONOUN = re.compile(r"\b(?:he|she|they|him|her|his|hers|their|them|it|its|this|that|these|those)\b", re.I)
 _NEXT = re.compile(r"\b(?:next|then|after that|afterwards|later|else|also|more)\b", re.I)
 _OPENER = re.compile(r"^\s*(?:and|but|so|what about|how about)\b", re.I)
 _NAME = re.compile(r"\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)*")
-ELLIPTICAL_TERMS = 2  # a question with this few content terms leans on the earlier turns
+# words that ask for a kind of answer without naming a topic: "On what date?", "For what reason?"
+_ASKING = frozenset(stem(w) for w in (
+    "date", "day", "year", "month", "time", "place", "city", "country", "reason", "number", "exactly", "happen",
+))
 
 
 def resolve_turn(question: str, earlier: Sequence[tuple[str, Answer]]) -> Turn:
@@ -28,19 +32,30 @@ def resolve_turn(question: str, earlier: Sequence[tuple[str, Answer]]) -> Turn:
     last_question, last = earlier[-1]
     pronoun = bool(_PRONOUN.search(question))
     follows = bool(_NEXT.search(question))
-    elliptical = len(terms(question)) <= ELLIPTICAL_TERMS
+    elliptical = not (set(terms(question)) - _ASKING - FRAMING)  # no topic of its own
     if not (pronoun or follows or elliptical or _OPENER.match(question)):
         return Turn(history=history)
     previous = last.query or last_question
-    names = _NAME.findall(last.citations[0].quote) if last.answerable and last.citations else []
     return Turn(
         query=f"{question} {previous}",
-        focus=" ".join(dict.fromkeys(names)),
+        # an elliptical question ("On what date?") means the earlier one; otherwise its own words count
+        scoring_query=f"{question} {previous}" if elliptical else question,
+        referents=_referents(question, last) if pronoun else frozenset(),
         prefer=_preferred(last, follows=follows, pronoun=pronoun, elliptical=elliptical),
-        # "what else / what next" wants something not said yet; other follow-ups may rightly reuse it
-        avoid=frozenset(c.quote for _, a in earlier for c in a.citations) if follows else frozenset(),
+        # "what else / what next" wants something not said yet; a pronoun follow-up seldom wants the
+        # same sentence again, though it may ("Who said it?" ... "What did he mean by it?")
+        avoid={c.quote: 1.0 if follows else 0.3 for _, a in earlier for c in a.citations} if follows or pronoun else {},
         history=history,
     )
+
+
+def _referents(question: str, last: Answer) -> frozenset[str]:
+    """Return the words that show a sentence still speaks of whom the question's pronoun means:
+    the pronoun itself, or the last word of a name in the last answer ("Miller", "Pistorius")."""
+    words = {m.group(0).lower() for m in _PRONOUN.finditer(question)}
+    if last.answerable and last.citations:
+        words |= {name.split()[-1].lower() for name in _NAME.findall(last.citations[0].quote)}
+    return frozenset(words)
 
 
 def _preferred(last: Answer, *, follows: bool, pronoun: bool, elliptical: bool) -> dict[str, float]:
@@ -53,7 +68,7 @@ def _preferred(last: Answer, *, follows: bool, pronoun: bool, elliptical: bool) 
     if follows:
         return {at(1): 0.6, at(2): 0.3}
     if pronoun:
-        return {at(0): 0.3, at(1): 0.3, at(2): 0.1}
+        return {at(0): 0.2, at(1): 0.2, at(2): 0.2}
     return {at(0): 0.5} if elliptical else {}
 
 

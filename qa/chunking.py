@@ -108,4 +108,16 @@ def _fit_sentence(text: str, start: int, end: int, budget: int, count: TokenCoun
         pieces.append((piece_start, last_space))
         piece_start = last_space + 1
     pieces.append((piece_start, end))
-    return pieces
+    return [cut for a, b in pieces for cut in _fit_characters(text, a, b, budget, count)]
+
+
+def _fit_characters(text: str, start: int, end: int, budget: int, count: TokenCounter) -> list[tuple[int, int]]:
+    """Return cuts of a span with no usable spaces (a long URL, say), each within budget."""
+    if count(text[start:end]) <= budget:
+        return [(start, end)]
+    cuts, a = [], start
+    while a < end:
+        b = min(end, a + budget)  # a token is at least one character, so this fits
+        cuts.append((a, b))
+        a = b
+    return cuts

@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     )
     rerank_depth: int = Field(30, ge=1, description="Fused paragraphs reranked by sentence match.")
     min_confidence: float = Field(
-        0.5, ge=0.0, le=1.0, description="Below this answerability the answer is a refusal."
+        0.3, ge=0.0, le=1.0, description="Below this answerability the answer is a refusal."
     )
 
     llm_base_url: str = Field("", description="OpenAI-compatible endpoint; empty = extractive.")

@@ -13,7 +13,14 @@ import numpy as np
 
 from qa.models import Hit
 from qa.sentences import split_sentences
-from qa.terms import terms
+from qa.terms import stem, terms
+
+
+FRAMING = frozenset(stem(w) for w in (
+    "describe", "described", "name", "role", "kind", "type", "sort", "think", "view", "explain", "mention",
+    "happen", "mean", "actually", "exactly", "specifically", "organization", "detail", "position", "stance",
+))
+FRAMING_WEIGHT = 0.3
 
 
 @dataclass(frozen=True)
@@ -36,8 +43,9 @@ class EvidenceScorer:
         self._cache_size = cache_size
 
     def query_weights(self, query: str) -> dict[str, float]:
-        """Return the IDF weight of each distinct content term of the query."""
-        return {t: self.idf(t) for t in dict.fromkeys(terms(query))}
+        """Return the IDF weight of each distinct content term of the query; words that frame a
+        question ("describe", "name", "role") rarely appear in the answer and weigh less."""
+        return {t: self.idf(t) * (FRAMING_WEIGHT if t in FRAMING else 1.0) for t in dict.fromkeys(terms(query))}
 
     def score(self, query_vector: np.ndarray, weights: dict[str, float], hits: list[Hit]) -> list[list[SentenceScore]]:
         """Return, for each hit, the scores of its sentences."""
@@ -50,7 +58,7 @@ class EvidenceScorer:
             row = []
             for (start, end), cosine in zip(hit_spans, cosines):
                 present = set(terms(hit.text[start:end]))
-                lexical = sum(w for t, w in weights.items() if t in present) / total
+                lexical = sum(w for t, w in weights.items() if matches(t, present)) / total
                 row.append(SentenceScore(start, end, lexical, float(cosine)))
             out.append(row)
         return out
@@ -67,6 +75,16 @@ class EvidenceScorer:
             self._cache.move_to_end(_key(hit))
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
+
+
+def matches(term: str, present: set[str]) -> bool:
+    """Return True when the stemmed term, or a word sharing a 5+ letter prefix stem with it, is
+    present: the stemmer leaves "latvia"/"latvian" and "react"/"reaction" apart."""
+    if term in present:
+        return True
+    if len(term) < 5:
+        return False
+    return any(len(p) >= 5 and (p.startswith(term) or term.startswith(p)) for p in present)
 
 
 def _key(hit: Hit) -> str:

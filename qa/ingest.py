@@ -34,7 +34,8 @@ class IngestReport:
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
             f"{len(self.unchanged)} unchanged ({self.chunks} chunks embedded) in {self.seconds:.1f}s"
         )
-        return line + (f"; {len(self.problems)} files skipped" if self.problems else "")
+        skipped = len(self.problems)
+        return line + (f"; {skipped} file{'s' if skipped != 1 else ''} skipped" if skipped else "")
 
 
 def ingest_articles(

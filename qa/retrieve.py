@@ -43,6 +43,8 @@ class Filters:
             items.append(MetadataFilter(key="date_num", value=_num(self.date_from), operator=FilterOperator.GTE))
         if self.date_to:
             items.append(MetadataFilter(key="date_num", value=_num(self.date_to), operator=FilterOperator.LTE))
+            if not self.date_from:  # undated articles are stored as 0 and must not pass "until"
+                items.append(MetadataFilter(key="date_num", value=0, operator=FilterOperator.GT))
         return MetadataFilters(filters=items, condition=FilterCondition.AND) if items else None
 
     def admits(self, meta: dict) -> bool:
@@ -152,8 +154,10 @@ class Retriever:
 
     def _bm25_scores(self, query: str, filters: Filters) -> np.ndarray:
         mask = np.array([filters.admits(m) for m in self._meta], dtype=float) if filters else None
-        scores = self._bm25.get_scores(terms(query), weight_mask=mask)
-        return np.asarray(scores, dtype=float)
+        tokens = [t for t in terms(query) if t in self._bm25.vocab_dict]
+        if not tokens:
+            return np.zeros(len(self._ids))
+        return np.asarray(self._bm25.get_scores(tokens, weight_mask=mask), dtype=float)
 
     def _fuse(self, dense: dict[str, float], sparse: dict[str, float]) -> dict[str, tuple[float, float, float]]:
         top_sparse = max(sparse.values(), default=0.0) or 1.0

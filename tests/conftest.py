@@ -35,11 +35,13 @@ SERVER_START_TIMEOUT = 60.0
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _no_qa_environment() -> Iterator[None]:
-    """Drop QA_* variables of the developer's shell, so no test talks to their LLM or store."""
+def _no_qa_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Drop the shell's QA_* variables and run from an empty folder, so neither they nor a .env file
+    point a test at the developer's LLM or store, and nothing is written under the repository."""
     with pytest.MonkeyPatch.context() as patch:
         for key in [k for k in os.environ if k.startswith("QA_")]:
             patch.delenv(key)
+        patch.chdir(tmp_path_factory.mktemp("cwd"))
         yield
 
 
@@ -47,6 +49,34 @@ def _no_qa_environment() -> Iterator[None]:
 def embedder():
     """Return the real bundled embedding model, loaded once for the whole run."""
     return build_embedder(get_settings())
+
+
+class MemoizedEmbedder:
+    """The real model behind a text -> vector memo, for ingest_articles: re-ingesting the same texts into a
+    fresh store does not run the model again, yet every vector is the model's own. Not a BaseEmbedding, so
+    it cannot stand in for the model in a Retriever."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self._vectors: dict[str, list[float]] = {}
+
+    @property
+    def window(self) -> int:
+        """Return the model's input window."""
+        return self.model.window
+
+    def get_text_embedding_batch(self, texts: list[str], **kwargs) -> list[list[float]]:
+        """Return the model's vectors of `texts`, running it only on texts not seen before."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if missing:
+            self._vectors.update(zip(missing, self.model.get_text_embedding_batch(missing, **kwargs)))
+        return [self._vectors[t] for t in texts]
+
+
+@pytest.fixture(scope="session")
+def memo_embedder(embedder) -> MemoizedEmbedder:
+    """Return the real model with a session-wide memo of the texts it embedded for ingest."""
+    return MemoizedEmbedder(embedder)
 
 
 @pytest.fixture(scope="session")
@@ -177,28 +207,29 @@ class Ingested:
     report: IngestReport
 
 
-def ingest_seed(settings: Settings, *, embedder, seed_corpus: Path) -> Ingested:
+def ingest_seed(settings: Settings, *, embedder, memo_embedder: MemoizedEmbedder, seed_corpus: Path) -> Ingested:
     """Return the pipeline over a store holding the seed corpus."""
     articles, problems = load_corpus(seed_corpus)
     assert problems == []
     store = open_store(settings)
-    report = ingest_articles(articles, store=store, embedder=embedder)
+    report = ingest_articles(articles, store=store, embedder=memo_embedder)
     retriever = Retriever(store, embedder, candidates=settings.candidates, dense_weight=settings.dense_weight,
                           sentence_weight=settings.sentence_weight, rerank_depth=settings.rerank_depth)
     return Ingested(settings, store, retriever, build_answerer(settings, retriever=retriever), report)
 
 
 @pytest.fixture(scope="session")
-def ingested(tmp_path_factory: pytest.TempPathFactory, embedder, seed_corpus: Path) -> Ingested:
+def ingested(tmp_path_factory: pytest.TempPathFactory, embedder, memo_embedder: MemoizedEmbedder,
+             seed_corpus: Path) -> Ingested:
     """Return the seed corpus ingested once into an embedded store (read-only: do not ingest into it)."""
-    data_dir = tmp_path_factory.mktemp("ingested") / "data"
-    return ingest_seed(get_settings(data_dir=data_dir, collection="news"), embedder=embedder, seed_corpus=seed_corpus)
+    settings = get_settings(data_dir=tmp_path_factory.mktemp("ingested") / "data", collection="news")
+    return ingest_seed(settings, embedder=embedder, memo_embedder=memo_embedder, seed_corpus=seed_corpus)
 
 
 @pytest.fixture(scope="session")
 def ingested_server(tmp_path_factory: pytest.TempPathFactory, chroma_server: str, embedder,
-                    seed_corpus: Path) -> Ingested:
+                    memo_embedder: MemoizedEmbedder, seed_corpus: Path) -> Ingested:
     """Return the seed corpus ingested once into a collection on the Chroma server (read-only)."""
     settings = get_settings(chroma_url=chroma_server, collection=unique_collection(),
                             data_dir=tmp_path_factory.mktemp("ingested-server") / "data")
-    return ingest_seed(settings, embedder=embedder, seed_corpus=seed_corpus)
+    return ingest_seed(settings, embedder=embedder, memo_embedder=memo_embedder, seed_corpus=seed_corpus)

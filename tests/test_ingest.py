@@ -21,7 +21,7 @@ QUESTION = "Who is the State Department spokesman who responded to Bloomberg's r
 
 
 class CountingEmbedder:
-    """The real embedder, recording every text ingest asks it to embed."""
+    """Wraps the embedder ingest is given (the model or its memo) and records every text it is asked to embed."""
 
     def __init__(self, inner) -> None:
         self.inner = inner
@@ -79,10 +79,10 @@ def test_first_ingest_adds_both_seed_articles_and_embeds_every_chunk(settings: S
     assert open_store(settings).counts() == SEED_COUNTS  # a new client sees what was written
 
 
-def test_reingest_unchanged_corpus_embeds_nothing(settings: Settings, seed_corpus: Path, embedder) -> None:
+def test_reingest_unchanged_corpus_embeds_nothing(settings: Settings, seed_corpus: Path, memo_embedder) -> None:
     store = open_store(settings)
-    ingest(seed_corpus, store, embedder)
-    counting = CountingEmbedder(embedder)
+    ingest(seed_corpus, store, memo_embedder)
+    counting = CountingEmbedder(memo_embedder)
 
     report = ingest(seed_corpus, open_store(settings), counting)
 
@@ -93,12 +93,12 @@ def test_reingest_unchanged_corpus_embeds_nothing(settings: Settings, seed_corpu
     assert store.counts() == SEED_COUNTS
 
 
-def test_editing_one_article_reembeds_only_that_article(settings: Settings, corpus: Path, embedder) -> None:
+def test_editing_one_article_reembeds_only_that_article(settings: Settings, corpus: Path, memo_embedder) -> None:
     store = open_store(settings)
-    ingest(corpus, store, embedder)
+    ingest(corpus, store, memo_embedder)
     edited = corpus / "us-angry-with-macron.txt"
     edited.write_text(edited.read_text(encoding="utf-8") + "\n\nThe Kremlin declined to comment.\n", encoding="utf-8")
-    counting = CountingEmbedder(embedder)
+    counting = CountingEmbedder(memo_embedder)
 
     report = ingest(corpus, store, counting)
 
@@ -112,12 +112,12 @@ def test_editing_one_article_reembeds_only_that_article(settings: Settings, corp
     assert store.get_article("us-angry-with-macron").paragraph(8) == "The Kremlin declined to comment."
 
 
-def test_removing_a_file_deletes_its_article_and_chunks(settings: Settings, corpus: Path, embedder) -> None:
+def test_removing_a_file_deletes_its_article_and_chunks(settings: Settings, corpus: Path, memo_embedder) -> None:
     store = open_store(settings)
-    ingest(corpus, store, embedder)
+    ingest(corpus, store, memo_embedder)
     (corpus / "us-angry-with-macron.txt").unlink()
 
-    report = ingest(corpus, store, embedder)
+    report = ingest(corpus, store, memo_embedder)
 
     assert (report.added, report.updated, report.removed, report.unchanged) == (
         [], [], ["us-angry-with-macron"], ["macron-troops-remark-irks-us"]
@@ -129,13 +129,13 @@ def test_removing_a_file_deletes_its_article_and_chunks(settings: Settings, corp
 
 
 def test_unreadable_file_is_reported_and_keeps_the_stored_version_of_its_article(settings: Settings,
-                                                                                 corpus: Path, embedder) -> None:
+                                                                                 corpus: Path, memo_embedder) -> None:
     store = open_store(settings)
-    ingest(corpus, store, embedder)
+    ingest(corpus, store, memo_embedder)
     stored = store.get_article("us-angry-with-macron")
     (corpus / "us-angry-with-macron.txt").write_bytes(b"US angry with Macron\n\nCaf\xe9 talk.\n")  # latin-1
 
-    report = ingest(corpus, store, embedder)
+    report = ingest(corpus, store, memo_embedder)
 
     assert [str(p) for p in report.problems] == ["us-angry-with-macron.txt: not UTF-8 text (byte 25)"]
     assert (report.added, report.updated, report.removed, report.unchanged) == (
@@ -148,8 +148,8 @@ def test_unreadable_file_is_reported_and_keeps_the_stored_version_of_its_article
 
 def test_collection_built_with_one_embed_model_refuses_to_open_under_another(settings: Settings,
                                                                                seed_corpus: Path,
-                                                                               embedder) -> None:
-    ingest(seed_corpus, open_store(settings), embedder)
+                                                                               memo_embedder) -> None:
+    ingest(seed_corpus, open_store(settings), memo_embedder)
     other = settings.model_copy(update={"embed_model": "paraphrase-MiniLM-L3-v2"})
 
     with pytest.raises(ConfigError) as raised:
