@@ -60,5 +60,7 @@ def answer_question(question: str, *, retriever: Retriever, answerer: Extractive
         answer = answerer.answer(question, hits, history=turn.history)
         answer.query = query
         return answer
-    return answerer.answer(question, hits, query=turn.scoring_query or question, avoid=turn.avoid,
-                           prefer=turn.prefer, referents=turn.referents)
+    answer = answerer.answer(question, hits, query=turn.scoring_query or question, avoid=turn.avoid,
+                             prefer=turn.prefer, referents=turn.referents)
+    answer.query = query
+    return answer

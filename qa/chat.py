@@ -75,11 +75,15 @@ def _preferred(last: Answer, *, follows: bool, pronoun: bool, elliptical: bool) 
 def answer_conversation(question: str, history: Sequence[str], *, retriever: Retriever,
                         answerer: ExtractiveAnswerer | LLMAnswerer, k: int = 5,
                         filters: Filters = Filters()) -> Answer:
-    """Return the answer to `question` after the earlier user questions in `history`."""
+    """Return the answer to `question` after the earlier user questions in `history`.
+
+    Earlier turns are replayed with the extractive answerer even when an LLM answers: it is
+    deterministic and cheap, and its cited answers are what follow-ups are resolved against."""
+    replay = answerer if isinstance(answerer, ExtractiveAnswerer) else ExtractiveAnswerer(retriever.evidence)
     earlier: list[tuple[str, Answer]] = []
     for previous in history:
         turn = resolve_turn(previous, earlier)
-        earlier.append((previous, answer_question(previous, retriever=retriever, answerer=answerer, k=k,
+        earlier.append((previous, answer_question(previous, retriever=retriever, answerer=replay, k=k,
                                                   filters=filters, turn=turn)))
     return answer_question(question, retriever=retriever, answerer=answerer, k=k, filters=filters,
                            turn=resolve_turn(question, earlier))

@@ -5,8 +5,8 @@ support_score(claim, passage) is deliberately simple and explainable:
     coverage   share of the claim's content terms (qa.terms) that occur anywhere in the passage
     - 0.6      if the claim states a number the passage does not contain (a wrong year or count
                is a wrong fact even when every other word matches)
-    - 0.6      if exactly one of the claim and the passage sentence it matches best is negated
-               ("not", "no", "never", "cannot", "n't"), because stop-word removal hides negation
+    - 0.6      if the claim's polarity disagrees with the passage clauses it rests on (negated
+               by "not", "no", "never", "cannot", "n't"), because stop-word removal hides negation
                from the coverage term
 
 clamped to [0, 1]. A claim passes when its score is at least SUPPORT_THRESHOLD; either penalty
@@ -30,6 +30,7 @@ _MARKER = re.compile(r"\s*\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 # a comma inside digits is a thousands separator ("1,200"); a trailing dot ends the sentence
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NEGATION = re.compile(r"\b(?:not|no|never|cannot)\b|n['’]t\b", re.IGNORECASE)
+_CLAUSE = re.compile(r"[,;:]|\b(?:and|but|while|whereas)\b")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _IRREGULAR_NOT = re.compile(r"\b(ca|wo|sha)n['’]t\b", re.IGNORECASE)  # can't, won't, shan't
 _CONTRACTED_NOT = re.compile(r"n['’]t\b", re.IGNORECASE)
@@ -61,8 +62,7 @@ def support_score(claim: str, passage: str) -> float:
     score = len(claim_terms & _terms(passage)) / len(claim_terms)
     if _numbers(claim) - _numbers(passage):
         score -= NUMBER_PENALTY
-    sentence = _best_sentence(claim_terms, passage)
-    if _is_negated(claim) != _is_negated(sentence):
+    if _negation_differs(claim, claim_terms, _best_sentence(claim_terms, passage)):
         score -= NEGATION_PENALTY
     return min(1.0, max(0.0, score))
 
@@ -107,6 +107,18 @@ def _terms(text: str) -> set[str]:
 
 def _numbers(text: str) -> set[str]:
     return {match.group() for match in _NUMBER.finditer(_THOUSANDS.sub("", text))}
+
+
+def _negation_differs(claim: str, claim_terms: set[str], sentence: str) -> bool:
+    """Return True when the claim's polarity disagrees with the clauses of `sentence` it rests on:
+    a plain claim resting on words found only in negated clauses, or a negated claim sharing no
+    word with any negated clause. A negation elsewhere in the sentence does not count."""
+    clauses = [c for c in _CLAUSE.split(sentence) if c and c.strip()]
+    negated = set().union(*(_terms(c) for c in clauses if _is_negated(c)))
+    plain = set().union(*(_terms(c) for c in clauses if not _is_negated(c)))
+    if _is_negated(claim):
+        return not (claim_terms & negated)
+    return bool((claim_terms & negated) - plain)
 
 
 def _is_negated(text: str) -> bool:

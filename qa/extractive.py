@@ -18,7 +18,8 @@ REFUSAL = "The corpus does not contain an answer to this question."
 # capitalised month names only: "may" is far more often a verb
 _MONTH = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
 _DAY = r"(?:[Mm]onday|[Tt]uesday|[Ww]ednesday|[Tt]hursday|[Ff]riday|[Ss]aturday|[Ss]unday|yesterday|today|tomorrow)"
-_DATE = re.compile(rf"\b(?:{_MONTH}\b|{_DAY}\b|1[5-9]\d\d\b|20\d\d\b|\d{{1,2}}(?:st|nd|rd|th)\b|century|decade)")
+_DATE = re.compile(rf"\b(?:{_MONTH}\b|{_DAY}\b|\d{{3,4}}s?\b|\d{{1,2}}(?:st|nd|rd|th)\b|(?:[Ss]pring|[Ss]ummer|[Aa]utumn|"
+                   rf"[Ww]inter|[Ff]all|century|centuries|decades?|era|period|ago|dynasty|age|war)\b)")
 _NUMBER = re.compile(
     r"\b(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
     r"forty|fifty|hundred|thousand|million|billion|dozens?|several|few|half)\b", re.I)

@@ -124,3 +124,10 @@ def test_best_quote_of_an_unrelated_claim_is_the_first_sentence() -> None:
 def test_irregular_contractions_count_as_negation_without_leaving_stray_terms() -> None:
     assert support_score("The unions can't support the plan.", PASSAGE) == 1.0
     assert support_score("The unions won't support the plan.", PASSAGE) == 1.0
+
+
+def test_negation_in_another_clause_of_the_passage_does_not_count_against_the_claim() -> None:
+    passage = "Matthew Miller responded to the report and said he \"doesn't have any reaction.\""
+
+    assert support_score("Matthew Miller responded to the report.", passage) >= SUPPORT_THRESHOLD
+    assert support_score("Matthew Miller said he has a reaction.", passage) < SUPPORT_THRESHOLD

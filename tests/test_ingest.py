@@ -141,7 +141,7 @@ def test_unreadable_file_is_reported_and_keeps_the_stored_version_of_its_article
     assert (report.added, report.updated, report.removed, report.unchanged) == (
         [], [], [], ["macron-troops-remark-irks-us"]
     )
-    assert report.summary().endswith("; 1 files skipped")
+    assert report.summary().endswith("; 1 file skipped")
     assert store.counts() == SEED_COUNTS
     assert store.get_article("us-angry-with-macron") == stored
 
