@@ -141,7 +141,7 @@ class ExtractiveAnswerer:
         return out
 
     def _confidence(self, weights: dict[str, float], hit: Hit, best: Candidate, kind: str) -> float:
-        present = set(terms(hit.title + " " + hit.text))
+        present = set(terms(f"{hit.title} {hit.section} {hit.text}"))  # headings give context too
         total = sum(weights.values()) or 1.0
         features = {
             "paragraph_lexical": sum(w for t, w in weights.items() if matches(t, present)) / total,

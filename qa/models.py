@@ -33,6 +33,10 @@ class Article:
         """Return paragraph `number` (1-based)."""
         return self.paragraphs[number - 1]
 
+    def section(self, number: int) -> str:
+        """Return the heading in force for paragraph `number`, or ''."""
+        return self.sections[number - 1] if number <= len(self.sections) else ""
+
 
 @dataclass(frozen=True)
 class Chunk:
@@ -58,6 +62,7 @@ class Hit:
     score: float
     outlet: str = ""
     date: str = ""
+    section: str = ""
     scores: dict[str, float] = field(default_factory=dict)
 
     @property

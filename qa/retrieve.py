@@ -185,7 +185,8 @@ class Retriever:
             article = articles[article_id]
             hits.append(Hit(
                 article_id=article_id, title=article.title, paragraph=number, text=article.paragraph(number),
-                score=score, outlet=article.outlet, date=article.date, scores={"dense": dense, "bm25": sparse},
+                score=score, outlet=article.outlet, date=article.date, section=article.section(number),
+                scores={"dense": dense, "bm25": sparse},
             ))
         return hits
 
@@ -197,7 +198,7 @@ class Retriever:
             self._articles[article_id] = article
         return [
             Hit(article_id=a, title=articles[a].title, paragraph=n, text=articles[a].paragraph(n), score=score,
-                outlet=articles[a].outlet, date=articles[a].date)
+                outlet=articles[a].outlet, date=articles[a].date, section=articles[a].section(n))
             for a, n in wanted if a in articles and 1 <= n <= len(articles[a].paragraphs)
         ]
 
