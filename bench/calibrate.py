@@ -18,7 +18,6 @@ Prints a table and writes bench/results/calibration.json.
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import random
 import sys
@@ -37,7 +36,6 @@ from qa.extractive import ANSWERABLE_WEIGHTS, ExtractiveAnswerer, answer_type  #
 from qa.ingest import ingest_articles  # noqa: E402
 from qa.retrieve import Retriever  # noqa: E402
 from qa.store import open_store  # noqa: E402
-from qa.terms import terms  # noqa: E402
 
 FEATURES = ("paragraph_lexical", "lexical", "dense", "type")
 EVAL_SEED, EVAL_SAMPLE = 0, 2000  # bench/squad.py's default evaluation sample
@@ -50,27 +48,11 @@ def features(answerer: ExtractiveAnswerer, question: str, hits) -> tuple[dict[st
     vector = np.asarray(answerer.evidence.embedder.get_query_embedding(question))
     scored = answerer.evidence.score(vector, weights, hits)
     kind = answer_type(question)
-    candidates = answerer._candidates(question, kind, hits, scored, avoid=frozenset(), prefer={})
+    candidates = answerer._candidates(question, kind, hits, scored, avoid={}, prefer={})
     best = max(candidates, key=lambda c: c.score)
     hit = hits[best.hit_index]
-    # same feature dict as ExtractiveAnswerer._confidence
-    present = set(terms(hit.title + " " + hit.text))
-    total = sum(weights.values()) or 1.0
-    row = {
-        "paragraph_lexical": sum(w for t, w in weights.items() if t in present) / total,
-        "lexical": best.sentence.lexical,
-        "dense": best.sentence.dense,
-        "type": best.type_match,
-    }
-    return row, product_confidence(answerer, weights, hit, best, kind), kind
-
-
-def product_confidence(answerer: ExtractiveAnswerer, weights: dict[str, float], hit, best, kind: str) -> float:
-    """Return _confidence's own value (which may adjust the logistic output after the fact, e.g. for
-    a date or count question whose evidence holds none); older versions take no `kind`."""
-    if "kind" in inspect.signature(answerer._confidence).parameters:
-        return answerer._confidence(weights, hit, best, kind)
-    return answerer._confidence(weights, hit, best)
+    row = answerer.evidence_features(weights, hit, best)
+    return row, answerer._confidence(weights, hit, best, kind), kind
 
 
 def fit(x: np.ndarray, y: np.ndarray, *, fixed: dict[int, float] | None = None, l2: float = 1e-3,

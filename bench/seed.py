@@ -21,7 +21,7 @@ from qa.config import get_settings
 from qa.corpus import load_corpus
 from qa.embedding import build_embedder
 from qa.ingest import ingest_articles
-from qa.retrieve import Retriever
+from qa.retrieve import build_retriever
 from qa.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,8 +50,7 @@ def main() -> int:
     store = open_store(settings)
     articles, _ = load_corpus(args.corpus)
     ingest_articles(articles, store=store, embedder=embedder)
-    retriever = Retriever(store, embedder, candidates=settings.candidates, dense_weight=settings.dense_weight,
-                          sentence_weight=settings.sentence_weight, rerank_depth=settings.rerank_depth)
+    retriever = build_retriever(settings, store=store, embedder=embedder)
     answerer = build_answerer(settings, retriever=retriever)
     rows = [json.loads(line) for line in args.dataset.read_text(encoding="utf-8").splitlines() if line.strip()]
     items = []

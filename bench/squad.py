@@ -2,7 +2,7 @@
 the LlamaIndex starter setup, all in one run, plus how often the extractive answer's first quote
 holds a gold answer span.
 
-    python bench/squad.py [--data ../shared/data/squad-dev-v1.1.json] [--sample 2000] [--seed 0]
+    python bench/squad.py [--data ../shared/data/squad-dev-v1.1.json] [--sample 2000] [--seed 0] [--store DIR]
 
 Prints a table and writes bench/results/squad.json.
 """
@@ -23,7 +23,7 @@ from qa.config import get_settings
 from qa.embedding import build_embedder
 from qa.ingest import ingest_articles
 from qa.models import Article
-from qa.retrieve import Retriever
+from qa.retrieve import Retriever, build_retriever
 from qa.store import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,12 +99,13 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "squad.json")
     parser.add_argument("--skip-starter", action="store_true")
+    parser.add_argument("--store", type=Path, help="keep the embedded store here and reuse it (ingest is incremental)")
     args = parser.parse_args()
 
     articles, questions = load_squad(args.data)
     if args.sample:
         questions = random.Random(args.seed).sample(questions, min(args.sample, len(questions)))
-    workdir = Path(tempfile.mkdtemp(prefix="qa-squad-"))
+    workdir = args.store or Path(tempfile.mkdtemp(prefix="qa-squad-"))
     settings = get_settings(data_dir=workdir, collection="squad")
     embedder = build_embedder(settings)
     store = open_store(settings)
@@ -137,8 +138,7 @@ def main() -> int:
             "ms_per_query": 1000 * (time.perf_counter() - started) / len(questions), "chunks": n_nodes,
         }
 
-    retriever = Retriever(store, embedder, candidates=settings.candidates, dense_weight=settings.dense_weight,
-                          sentence_weight=settings.sentence_weight, rerank_depth=settings.rerank_depth)
+    retriever = build_retriever(settings, store=store, embedder=embedder)
     answerer = build_answerer(settings, retriever=retriever)
     quoted = answered = 0
     for q in questions:

@@ -51,11 +51,6 @@ def chunk_header(title: str, *, count: TokenCounter = count_tokens) -> str:
     return " ".join(words)
 
 
-def embed_text(header: str, text: str) -> str:
-    """Return what the embedder and BM25 see for a chunk: its article's title, then its text."""
-    return f"{header}\n{text}" if header else text
-
-
 def chunk_article(article: Article, *, max_tokens: int, count: TokenCounter = count_tokens) -> list[Chunk]:
     """Return the chunks of `article`, each within `max_tokens` once the title header is added."""
     header = chunk_header(article.title, count=count)

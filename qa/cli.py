@@ -35,11 +35,9 @@ class App:
 
     @cached_property
     def retriever(self):
-        from qa.retrieve import Retriever
+        from qa.retrieve import build_retriever
 
-        s = self.settings
-        return Retriever(self.store, self.embedder, candidates=s.candidates, dense_weight=s.dense_weight,
-                         sentence_weight=s.sentence_weight, rerank_depth=s.rerank_depth)
+        return build_retriever(self.settings, store=self.store, embedder=self.embedder)
 
     @cached_property
     def answerer(self):

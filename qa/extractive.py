@@ -11,7 +11,7 @@ import numpy as np
 
 from qa.evidence import EvidenceScorer, SentenceScore, matches
 from qa.models import Answer, Citation, Hit
-from qa.terms import terms
+from qa.terms import STOPWORDS, terms
 
 REFUSAL = "The corpus does not contain an answer to this question."
 
@@ -25,7 +25,7 @@ _NUMBER = re.compile(
     r"forty|fifty|hundred|thousand|million|billion|dozens?|several|few|half)\b", re.I)
 _CAUSE = re.compile(r"\b(?:because|since|due to|as a result|so that|in order to|to avoid|reason|after|amid|"
                     r"given|for fear|would|could|risk|since)\b", re.I)
-_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zà-ÿ'’-]+(?:\s+[A-Z][a-zà-ÿ'’-]+)*")
+_NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
 
 # Answerability model: logistic regression over evidence features, fitted on SQuAD dev questions
 # (answerable: gold paragraph retrieved; unanswerable: the gold article withheld) by bench/calibrate.py,
@@ -78,10 +78,24 @@ def type_match(kind: str, sentence: str, question: str) -> float:
     if kind == "why":
         return float(bool(_CAUSE.search(sentence)))
     asked = set(terms(question))
-    names = [n for n in _NAME.findall(sentence) if not set(terms(n)) <= asked]
-    if kind == "who":  # a person or body: a multi-word name, or one word after a title
-        names = [n for n in names if " " in n or re.search(rf"\b(?:{_ROLES})\s+{re.escape(n)}", sentence)]
+    names = []
+    for match in _NAME.finditer(sentence):
+        words = match.group(0).split()
+        while words and words[0].lower() in STOPWORDS:  # "The", "In" open sentences, not names
+            words.pop(0)
+        if words and not set(terms(" ".join(words))) <= asked:
+            names.append((" ".join(words), match.start() == _opening(sentence)))
+    if kind == "who":
+        # a person or body: a multi-word name, a name after a title, or the sentence's subject
+        names = [(n, first) for n, first in names
+                 if " " in n or first or re.search(rf"\b(?:{_ROLES})\s+{re.escape(n)}", sentence)]
     return float(bool(names))
+
+
+def _opening(sentence: str) -> int:
+    """Return the offset of the sentence's first word (after any opening quote or bracket)."""
+    match = re.search(r"\w", sentence)
+    return match.start() if match else 0
 
 
 class ExtractiveAnswerer:
@@ -140,15 +154,20 @@ class ExtractiveAnswerer:
                 out.append(Candidate(index, s, score, match))
         return out
 
-    def _confidence(self, weights: dict[str, float], hit: Hit, best: Candidate, kind: str) -> float:
+    @staticmethod
+    def evidence_features(weights: dict[str, float], hit: Hit, best: Candidate) -> dict[str, float]:
+        """Return the answerability model's inputs for the best candidate sentence."""
         present = set(terms(f"{hit.title} {hit.section} {hit.text}"))  # headings give context too
         total = sum(weights.values()) or 1.0
-        features = {
+        return {
             "paragraph_lexical": sum(w for t, w in weights.items() if matches(t, present)) / total,
             "lexical": best.sentence.lexical,
             "dense": best.sentence.dense,
             "type": best.type_match,
         }
+
+    def _confidence(self, weights: dict[str, float], hit: Hit, best: Candidate, kind: str) -> float:
+        features = self.evidence_features(weights, hit, best)
         z = ANSWERABLE_WEIGHTS["bias"] + sum(ANSWERABLE_WEIGHTS[k] * v for k, v in features.items())
         confidence = 1.0 / (1.0 + math.exp(-z))
         if kind in ("when", "number", "who") and not best.type_match:

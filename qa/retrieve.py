@@ -13,6 +13,7 @@ from llama_index.core.schema import QueryBundle
 from llama_index.core.vector_stores import FilterCondition, FilterOperator, MetadataFilter, MetadataFilters
 from llama_index.retrievers.bm25 import BM25Retriever
 
+from qa.config import Settings
 from qa.errors import NotIngested
 from qa.models import Article, Hit
 from qa.store import Store
@@ -209,3 +210,9 @@ class Retriever:
             while len(self._articles) > 2048:
                 self._articles.popitem(last=False)
         return {a: self._articles[a] for a in article_ids}
+
+
+def build_retriever(settings: Settings, *, store: Store, embedder) -> Retriever:
+    """Return the retriever with the weights the settings give."""
+    return Retriever(store, embedder, candidates=settings.candidates, dense_weight=settings.dense_weight,
+                     sentence_weight=settings.sentence_weight, rerank_depth=settings.rerank_depth)

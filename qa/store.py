@@ -19,7 +19,7 @@ from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
-from qa.chunking import embed_text
+from qa.chunking import chunk_header
 from qa.config import Settings
 from qa.errors import ArticleNotFound, ConfigError, StoreUnavailable
 from qa.models import Article, Chunk
@@ -173,8 +173,6 @@ def open_store(settings: Settings) -> Store:
 
 def chunk_node(article: Article, chunk: Chunk, embedding: list[float] | None = None) -> TextNode:
     """Return the LlamaIndex node stored for a chunk; only the title header joins the embedded text."""
-    from qa.chunking import chunk_header
-
     node = TextNode(
         id_=chunk.id,
         text=chunk.text,
@@ -194,11 +192,6 @@ def chunk_node(article: Article, chunk: Chunk, embedding: list[float] | None = N
     )
     _mark_embed_keys(node)
     return node
-
-
-def node_embed_text(node: TextNode) -> str:
-    """Return the text embedded and BM25-indexed for a stored node."""
-    return embed_text(node.metadata.get("header", ""), node.text)
 
 
 def _mark_embed_keys(node: TextNode) -> None:

@@ -25,7 +25,7 @@ from qa.embedding import build_embedder
 from qa.extractive import ExtractiveAnswerer
 from qa.generative import LLMAnswerer
 from qa.ingest import IngestReport, ingest_articles
-from qa.retrieve import Retriever
+from qa.retrieve import Retriever, build_retriever
 from qa.store import Store, open_store
 
 REPO = Path(__file__).resolve().parent.parent
@@ -213,8 +213,7 @@ def ingest_seed(settings: Settings, *, embedder, memo_embedder: MemoizedEmbedder
     assert problems == []
     store = open_store(settings)
     report = ingest_articles(articles, store=store, embedder=memo_embedder)
-    retriever = Retriever(store, embedder, candidates=settings.candidates, dense_weight=settings.dense_weight,
-                          sentence_weight=settings.sentence_weight, rerank_depth=settings.rerank_depth)
+    retriever = build_retriever(settings, store=store, embedder=embedder)
     return Ingested(settings, store, retriever, build_answerer(settings, retriever=retriever), report)
 
 
