@@ -41,6 +41,17 @@ class EvidenceScorer:
         self.idf = idf
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def query_vector(self, query: str) -> np.ndarray:
+        """Return the query's embedding (cached: retrieval and answering embed the same query)."""
+        vector = self._queries.get(query)
+        if vector is None:
+            vector = np.asarray(self.embedder.get_query_embedding(query))
+            self._queries[query] = vector
+            while len(self._queries) > 256:
+                self._queries.popitem(last=False)
+        return vector
 
     def query_weights(self, query: str) -> dict[str, float]:
         """Return the IDF weight of each distinct content term of the query; words that frame a

@@ -7,7 +7,6 @@ import math
 import re
 from dataclasses import dataclass
 
-import numpy as np
 
 from qa.evidence import EvidenceScorer, SentenceScore, matches
 from qa.models import Answer, Citation, Hit
@@ -112,22 +111,19 @@ class ExtractiveAnswerer:
         """Return a cited answer, or a refusal when the hits do not answer the question.
 
         `query` is the standalone form of a follow-up; `avoid` maps quotes already given in this
-        conversation to a score penalty; `prefer` gives a score bonus to paragraphs a follow-up points at; `referents` are
-        words of which a sentence must hold one to count as continuing the conversation."""
+        conversation to a score penalty; `prefer` gives a score bonus to paragraphs a follow-up
+        points at; `referents` are words of which a sentence must hold one to continue the
+        conversation."""
         query = query or question
         if not hits:
             return Answer(answer=REFUSAL, answerable=False, question=question, query=query)
         weights = self.evidence.query_weights(query)
-        vector = np.asarray(self.evidence.embedder.get_query_embedding(query))
-        scored = self.evidence.score(vector, weights, hits)
+        scored = self.evidence.score(self.evidence.query_vector(query), weights, hits)
         kind = answer_type(question)
         candidates = self._candidates(question, kind, hits, scored, avoid=avoid or {}, prefer=prefer or {})
         best = max(candidates, key=lambda c: c.score)
         confidence = self._confidence(weights, hits[best.hit_index], best, kind)
-        best_text = hits[best.hit_index].text[best.sentence.start:best.sentence.end]
-        if ((prefer or {}).get(hits[best.hit_index].key, 0.0) >= 0.2 and best.type_match > 0
-                and best_text not in (avoid or {})
-                and (not referents or referents & {w.lower() for w in re.findall(r"[\w'’-]+", best_text)})):
+        if _continues(best, hits[best.hit_index], prefer=prefer or {}, avoid=avoid or {}, referents=referents):
             # a follow-up whose conversation points at this paragraph needs no lexical overlap of its own
             confidence = max(confidence, FOLLOWUP_CONFIDENCE)
         if confidence < self.min_confidence:
@@ -182,6 +178,16 @@ class ExtractiveAnswerer:
         others = [c for c in candidates if hits[c.hit_index].article_id != article
                   and c.score >= 0.9 * best.score and c.type_match >= best.type_match]
         return [max(others, key=lambda c: c.score)] if others else []
+
+
+def _continues(best: Candidate, hit: Hit, *, prefer: dict[str, float], avoid: dict[str, float],
+               referents: frozenset[str]) -> bool:
+    """Return True when a follow-up's best sentence is new, of the expected kind, in a paragraph the
+    conversation points at, and still about whom the question's pronoun means."""
+    text = hit.text[best.sentence.start:best.sentence.end]
+    if prefer.get(hit.key, 0.0) < 0.2 or not best.type_match or text in avoid:
+        return False
+    return not referents or bool(referents & {w.lower() for w in re.findall(r"[\w'’-]+", text)})
 
 
 def _citation(marker: int, hit: Hit, sentence: SentenceScore) -> Citation:

@@ -117,7 +117,7 @@ class Retriever:
 
     def retrieve_hits(self, query: str, *, k: int, filters: Filters = Filters()) -> list[Hit]:
         """Return the top `k` paragraphs for `query`, best first, each with its fused score."""
-        embedding = self.embedder.get_query_embedding(query)
+        embedding = self.evidence.query_vector(query).tolist()
         dense = self._dense_scores(query, embedding, filters)
         sparse_all = self._bm25_scores(query, filters)
         top_sparse = np.argsort(-sparse_all)[: self.candidates]
