@@ -130,6 +130,7 @@ def main() -> int:
             if name == "hybrid (ours)":
                 hybrid_hits[q["id"]] = hits
         elapsed = time.perf_counter() - started
+        print(f"{name}: {len(questions)} questions in {elapsed:.0f}s", file=sys.stderr)
         results[name] = {f"recall@{k}": recall(ranks, k) for k in KS} | {"ms_per_query": 1000 * elapsed / len(questions)}
     if not args.skip_starter:
         started = time.perf_counter()

@@ -119,7 +119,10 @@ def ask(app: App, question: str | None, as_json: bool, k: int | None, batch, art
             answer_error = {"error": str(exc), "line": number}
             click.echo(json.dumps(answer_error) if as_json else f"line {number}: {exc}")
             continue
-        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False) if as_json else render_answer(answer))
+        if as_json:
+            click.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
+        else:
+            click.echo(f"Q: {text}\n{render_answer(answer)}\n" if batch else render_answer(answer))
 
 
 @cli.command(help="Chat: ask follow-up questions that lean on the earlier ones. Empty line or Ctrl-D ends.")
