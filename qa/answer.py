@@ -23,6 +23,7 @@ class Turn:
     query: str = ""  # standalone retrieval query
     scoring_query: str = ""  # what answer sentences are matched against (default: the question)
     referents: frozenset[str] = frozenset()  # words a sentence must hold to continue the last answer
+    needs_link: bool = False  # no topic of its own ("What did he say?"): only a continuation answers
     prefer: dict[str, float] = field(default_factory=dict)  # paragraph key -> score bonus
     avoid: dict[str, float] = field(default_factory=dict)  # quotes already given -> score penalty
     history: Sequence[tuple[str, str]] = ()  # (question, answer) pairs, for the LLM
@@ -61,6 +62,6 @@ def answer_question(question: str, *, retriever: Retriever, answerer: Extractive
         answer.query = query
         return answer
     answer = answerer.answer(question, hits, query=turn.scoring_query or question, avoid=turn.avoid,
-                             prefer=turn.prefer, referents=turn.referents)
+                             prefer=turn.prefer, referents=turn.referents, needs_link=turn.needs_link)
     answer.query = query
     return answer

@@ -41,10 +41,12 @@ def resolve_turn(question: str, earlier: Sequence[tuple[str, Answer]]) -> Turn:
         # an elliptical question ("On what date?") means the earlier one; otherwise its own words count
         scoring_query=f"{question} {previous}" if elliptical else question,
         referents=_referents(question, last) if pronoun else frozenset(),
+        needs_link=pronoun and elliptical,
         prefer=_preferred(last, follows=follows, pronoun=pronoun, elliptical=elliptical),
-        # "what else / what next" wants something not said yet; a pronoun follow-up seldom wants the
-        # same sentence again, though it may ("Who said it?" ... "What did he mean by it?")
-        avoid={c.quote: 1.0 if follows else 0.3 for _, a in earlier for c in a.citations} if follows or pronoun else {},
+        # "what else / what next" and "What did he say?" want something not said yet; a pronoun
+        # follow-up with a topic of its own may want the same sentence again ("What did he mean by it?")
+        avoid={c.quote: 1.0 if follows or elliptical else 0.3 for _, a in earlier for c in a.citations}
+        if follows or pronoun else {},
         history=history,
     )
 

@@ -30,6 +30,7 @@ _NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
 # (answerable: gold paragraph retrieved; unanswerable: the gold article withheld) by bench/calibrate.py,
 # on questions disjoint from bench/squad.py's evaluation sample; the type weight is held at 2.5.
 ANSWERABLE_WEIGHTS = {"paragraph_lexical": 4.55, "lexical": 3.19, "dense": 7.89, "type": 2.5, "bias": -9.68}
+PRONOUNS = frozenset({"he", "she", "they", "him", "her", "his", "hers", "their", "them", "it", "its"})
 _ROLES = (r"President|Minister|Chancellor|Secretary|General|spokesman|spokeswoman|spokesperson|official|"
           r"leader|Senator|Governor|Mayor|Director|Chief|King|Queen|Pope|Prince|Dr|Mr|Mrs|Ms")
 TYPE_MISMATCH = 0.25
@@ -79,11 +80,9 @@ def type_match(kind: str, sentence: str, question: str) -> float:
     asked = set(terms(question))
     names = []
     for match in _NAME.finditer(sentence):
-        words = match.group(0).split()
-        while words and words[0].lower() in STOPWORDS:  # "The", "In" open sentences, not names
-            words.pop(0)
-        if words and not set(terms(" ".join(words))) <= asked:
-            names.append((" ".join(words), match.start() == _opening(sentence)))
+        for name in _names(match.group(0)):  # "The", "In" open sentences, not names
+            if not set(terms(name)) <= asked:
+                names.append((name, match.start() == _opening(sentence)))
     if kind == "who":
         # a person or body: a multi-word name, a name after a title, or the sentence's subject
         names = [(n, first) for n, first in names
@@ -107,13 +106,15 @@ class ExtractiveAnswerer:
         self.min_confidence = min_confidence
 
     def answer(self, question: str, hits: list[Hit], *, query: str = "", avoid: dict[str, float] | None = None,
-               prefer: dict[str, float] | None = None, referents: frozenset[str] = frozenset()) -> Answer:
+               prefer: dict[str, float] | None = None, referents: frozenset[str] = frozenset(),
+               needs_link: bool = False) -> Answer:
         """Return a cited answer, or a refusal when the hits do not answer the question.
 
         `query` is the standalone form of a follow-up; `avoid` maps quotes already given in this
         conversation to a score penalty; `prefer` gives a score bonus to paragraphs a follow-up
         points at; `referents` are words of which a sentence must hold one to continue the
-        conversation."""
+        conversation; with `needs_link` (a follow-up with no topic of its own) only such a
+        continuation may answer."""
         query = query or question
         if not hits:
             return Answer(answer=REFUSAL, answerable=False, question=question, query=query)
@@ -126,6 +127,8 @@ class ExtractiveAnswerer:
         if _continues(best, hits[best.hit_index], prefer=prefer or {}, avoid=avoid or {}, referents=referents):
             # a follow-up whose conversation points at this paragraph needs no lexical overlap of its own
             confidence = max(confidence, FOLLOWUP_CONFIDENCE)
+        elif needs_link:
+            confidence = 0.0  # its words are the earlier question's, which that turn already answered
         if confidence < self.min_confidence:
             return Answer(answer=REFUSAL, answerable=False, question=question, query=query, confidence=confidence)
         chosen = [best, *self._corroboration(best, candidates, hits)]
@@ -183,11 +186,29 @@ class ExtractiveAnswerer:
 def _continues(best: Candidate, hit: Hit, *, prefer: dict[str, float], avoid: dict[str, float],
                referents: frozenset[str]) -> bool:
     """Return True when a follow-up's best sentence is new, of the expected kind, in a paragraph the
-    conversation points at, and still about whom the question's pronoun means."""
+    conversation points at, and still about whom the question's pronoun means: it names them, or
+    its pronoun is not bound by a name in an earlier sentence of its own paragraph."""
     text = hit.text[best.sentence.start:best.sentence.end]
     if prefer.get(hit.key, 0.0) < 0.2 or not best.type_match or text in avoid:
         return False
-    return not referents or bool(referents & {w.lower() for w in re.findall(r"[\w'’-]+", text)})
+    if not referents:
+        return True
+    words = {w.lower() for w in re.findall(r"[\w'’-]+", text)}
+    if (referents - PRONOUNS) & words:
+        return True
+    return bool(referents & PRONOUNS & words) and not _names(hit.text[:best.sentence.start])
+
+
+def _names(text: str) -> list[str]:
+    """Return the capitalised names in `text`, sentence-opening function words dropped."""
+    found = []
+    for match in _NAME.finditer(text):
+        words = match.group(0).split()
+        while words and words[0].lower() in STOPWORDS:
+            words.pop(0)
+        if words:
+            found.append(" ".join(words))
+    return found
 
 
 def _citation(marker: int, hit: Hit, sentence: SentenceScore) -> Citation:
