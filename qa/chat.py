@@ -21,6 +21,7 @@ _NAME = re.compile(r"\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)*")
 # words that ask for a kind of answer without naming a topic: "On what date?", "For what reason?"
 _ASKING = frozenset(stem(w) for w in (
     "date", "day", "year", "month", "time", "place", "city", "country", "reason", "number", "exactly", "happen",
+    "next", "then", "else", "later", "afterwards", "more", "also",
 ))
 
 

@@ -1,0 +1,66 @@
+"""Follow-up questions resolved against the earlier turns of a conversation."""
+
+from __future__ import annotations
+
+from qa.chat import answer_conversation, resolve_turn
+from qa.models import Answer, Citation
+
+TROOPS = "macron-troops-remark-irks-us"
+
+
+def cited(article_id: str, paragraph: int, quote: str) -> Answer:
+    citation = Citation(marker=1, article_id=article_id, title="t", paragraph=paragraph, text=quote, quote=quote)
+    return Answer(answer=f"{quote} [1]", answerable=True, citations=[citation], query="earlier question")
+
+
+def test_standalone_question_after_history_is_answered_on_its_own_words() -> None:
+    turn = resolve_turn("Which German minister responded to Macron's call?", [("q", cited(TROOPS, 6, "x"))])
+
+    assert (turn.query, turn.prefer, turn.avoid) == ("", {}, {})
+
+
+def test_what_next_prefers_the_following_paragraphs_and_avoids_repeating() -> None:
+    earlier = cited(TROOPS, 6, "Matthew Miller responded.")
+
+    turn = resolve_turn("What did he say next?", [("Who responded?", earlier)])
+
+    assert turn.prefer == {f"{TROOPS}:7": 0.6, f"{TROOPS}:8": 0.3}
+    assert turn.avoid == {"Matthew Miller responded.": 1.0}
+    assert turn.needs_link is True
+    assert {"he", "miller"} <= turn.referents
+    assert turn.query.startswith("What did he say next? ")
+
+
+def test_elliptical_question_borrows_the_earlier_question_and_paragraph() -> None:
+    turn = resolve_turn("On what date?", [("In what setting did Macron speak?", cited(TROOPS, 16, "x"))])
+
+    assert turn.scoring_query == "On what date? earlier question"
+    assert turn.prefer == {f"{TROOPS}:16": 0.5}
+    assert (turn.avoid, turn.needs_link) == ({}, False)
+
+
+def test_what_did_he_say_next_cites_the_next_paragraph(ingested) -> None:
+    answer = answer_conversation("What did he say next?",
+                                 ["Who is the State Department spokesman who responded to Bloomberg's report?"],
+                                 retriever=ingested.retriever, answerer=ingested.answerer)
+
+    assert (answer.citations[0].article_id, answer.citations[0].paragraph) == (TROOPS, 7)
+    assert answer.query != "What did he say next?"
+
+
+def test_on_what_date_is_answered_from_the_sentence_of_the_earlier_answer(ingested) -> None:
+    answer = answer_conversation(
+        "On what date?",
+        ["In what setting did Macron express the support for Ukraine that left- and right-wing French parties criticized?"],
+        retriever=ingested.retriever, answerer=ingested.answerer)
+
+    assert answer.answerable is True
+    assert "March 14" in answer.citations[0].quote
+
+
+def test_follow_up_about_words_the_corpus_never_gives_is_refused(ingested) -> None:
+    answer = answer_conversation(
+        "What did he say?", ["Which German minister responded to Macron's call for allies to do more for Ukraine?"],
+        retriever=ingested.retriever, answerer=ingested.answerer)
+
+    assert answer.answerable is False
