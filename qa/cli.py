@@ -182,6 +182,22 @@ def status(app: App, as_json: bool) -> None:
         click.echo("\n".join(f"{key}: {value}" for key, value in info.items()))
 
 
+@cli.command(help="Serve the HTTP API (and the chat page at /) with uvicorn; models load in the background.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.pass_obj
+def serve(app: App, host: str, port: int) -> None:
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    from qa.api import create_app
+
+    # uvicorn's handlers also print the app's own lines ("ready: N chunks indexed", "not ready: ...")
+    loggers = {**LOGGING_CONFIG["loggers"], "qa": {"handlers": ["default"], "level": "INFO"}}
+    log_config = {**LOGGING_CONFIG, "loggers": loggers}
+    uvicorn.run(create_app(app.settings), host=host, port=port, log_config=log_config)
+
+
 def render_answer(answer) -> str:
     """Return the human form of an answer: the text, then its numbered sources."""
     lines = [answer.answer]

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
         Path(__file__).resolve().parent.parent / "prompts", description="Prompt templates."
     )
 
+    api_key: str = Field("", description="When set, every /v1 route needs `Authorization: Bearer <key>`.")
+    cors_origins: str = Field("", description="Comma-separated origins allowed by CORS; empty = CORS off.")
+
     @field_validator("collection")
     @classmethod
     def _collection_name(cls, value: str) -> str:

@@ -5,6 +5,7 @@ reranker and the extractive answerer; sentence embeddings are cached per paragra
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,15 +43,17 @@ class EvidenceScorer:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()  # the API answers in worker threads; caches are shared
 
     def query_vector(self, query: str) -> np.ndarray:
         """Return the query's embedding (cached: retrieval and answering embed the same query)."""
         vector = self._queries.get(query)
         if vector is None:
             vector = np.asarray(self.embedder.get_query_embedding(query))
-            self._queries[query] = vector
-            while len(self._queries) > 256:
-                self._queries.popitem(last=False)
+            with self._lock:
+                self._queries[query] = vector
+                while len(self._queries) > 256:
+                    self._queries.popitem(last=False)
         return vector
 
     def query_weights(self, query: str) -> dict[str, float]:
@@ -79,13 +82,14 @@ class EvidenceScorer:
         texts = [h.text[a:b] for h, s in todo for a, b in s]
         vectors = np.asarray(self.embedder.get_text_embedding_batch(texts)) if texts else np.zeros((0, 1))
         offset = 0
-        for hit, hit_spans in todo:
-            self._cache[_key(hit)] = vectors[offset:offset + len(hit_spans)]
-            offset += len(hit_spans)
-        for hit in hits:
-            self._cache.move_to_end(_key(hit))
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        with self._lock:
+            for hit, hit_spans in todo:
+                self._cache[_key(hit)] = vectors[offset:offset + len(hit_spans)]
+                offset += len(hit_spans)
+            for hit in hits:
+                self._cache.move_to_end(_key(hit))
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
 
 
 def matches(term: str, present: set[str]) -> bool:

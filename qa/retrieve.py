@@ -4,6 +4,7 @@ both scores computed for every candidate of either, fused, then collapsed to par
 from __future__ import annotations
 
 import logging
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -81,6 +82,7 @@ class Retriever:
         self.candidates = candidates
         self.dense_weight = dense_weight
         self._articles: OrderedDict[str, Article] = OrderedDict()
+        self._articles_lock = threading.Lock()  # the API retrieves in worker threads
         self._index = VectorStoreIndex.from_vector_store(store.vector_store, embed_model=embedder)
         self.refresh()
 
@@ -97,7 +99,8 @@ class Retriever:
         self._meta = [node.metadata for node in nodes]
         self._ids = [node.node_id for node in nodes]
         self._row = {node_id: i for i, node_id in enumerate(self._ids)}
-        self._articles.clear()
+        with self._articles_lock:
+            self._articles.clear()
         scores = self._bm25.scores
         doc_freq = np.diff(np.asarray(scores["indptr"]))
         n_docs = int(scores["num_docs"])
@@ -195,8 +198,9 @@ class Retriever:
         """Return hits for explicit paragraph addresses (`article_id:n`) that exist, with `score`."""
         wanted = [(k.rsplit(":", 1)[0], int(k.rsplit(":", 1)[1])) for k in keys]
         articles = self.store.get_articles([a for a, _ in wanted])
-        for article_id, article in articles.items():
-            self._articles[article_id] = article
+        with self._articles_lock:
+            for article_id, article in articles.items():
+                self._articles[article_id] = article
         return [
             Hit(article_id=a, title=articles[a].title, paragraph=n, text=articles[a].paragraph(n), score=score,
                 outlet=articles[a].outlet, date=articles[a].date, section=articles[a].section(n))
@@ -205,11 +209,14 @@ class Retriever:
 
     def _load_articles(self, article_ids: list[str]) -> dict[str, Article]:
         missing = [a for a in dict.fromkeys(article_ids) if a not in self._articles]
-        for article_id, article in self.store.get_articles(missing).items():
-            self._articles[article_id] = article
-            while len(self._articles) > 2048:
-                self._articles.popitem(last=False)
-        return {a: self._articles[a] for a in article_ids}
+        fetched = self.store.get_articles(missing)
+        with self._articles_lock:
+            for article_id, article in fetched.items():
+                self._articles[article_id] = article
+                while len(self._articles) > 2048:
+                    self._articles.popitem(last=False)
+            # under the lock: another thread's insertions may evict what this one just added
+            return {a: fetched.get(a) or self._articles[a] for a in article_ids}
 
 
 def build_retriever(settings: Settings, *, store: Store, embedder) -> Retriever:

@@ -1,0 +1,191 @@
+"""The FastAPI app: health and readiness, /v1 question answering (plain, chat, SSE, OpenAI-compatible),
+the articles an answer cites, and the chat page at / when qa/static exists."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Security
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from qa.api.completions import completion, completion_events
+from qa.api.errors import install_error_handlers
+from qa.api.runtime import RETRY_SECONDS, Components, Runtime
+from qa.api.schemas import AskBody, ChatBody, CompletionBody, Options
+from qa.api.streams import SSE_HEADERS, aiter_events, chat_events
+from qa.chat import answer_conversation
+from qa.config import Settings
+from qa.errors import ArticleNotFound
+from qa.models import Answer, Article
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+MAX_BODY_BYTES = 1_000_000  # a long conversation is well under this
+MODEL_ID = "qa"
+
+health = APIRouter(tags=["health"])
+v1 = APIRouter(prefix="/v1", tags=["v1"])
+_bearer = HTTPBearer(auto_error=False, description="Required when QA_API_KEY is set.")
+
+
+def create_app(settings: Settings, *, components: Components | None = None) -> FastAPI:
+    """Return the app; without `components` it builds them in a background thread at start-up."""
+    runtime = Runtime(settings, components)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime.start()
+        yield
+        runtime.stop()
+
+    app = FastAPI(title="qa", summary="Answers from a news archive, citing article and paragraph.",
+                  lifespan=lifespan, max_body_size=MAX_BODY_BYTES)
+    app.state.settings = settings
+    app.state.runtime = runtime
+    install_error_handlers(app)
+    if settings.cors_origins:
+        origins = [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
+    app.include_router(health)
+    app.include_router(v1, dependencies=[Depends(authorize)] if settings.api_key else [])
+    if STATIC_DIR.is_dir():  # after the routes: the mount at / takes whatever they do not
+        app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
+    return app
+
+
+# dependencies --------------------------------------------------------------------------------------
+
+async def authorize(request: Request,
+                    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]) -> None:
+    """Let the request through only with `Authorization: Bearer <QA_API_KEY>`."""
+    if credentials is None:
+        raise HTTPException(401, "missing API key: send Authorization: Bearer <key>",
+                            headers={"WWW-Authenticate": "Bearer"})
+    expected = request.app.state.settings.api_key.encode("utf-8")
+    if not hmac.compare_digest(credentials.credentials.encode("utf-8"), expected):
+        raise HTTPException(401, "invalid API key", headers={"WWW-Authenticate": "Bearer"})
+
+
+async def ready(request: Request) -> Components:
+    """Return the components, or answer 503 with the reason they are not built."""
+    # this and authorize are async only so FastAPI does not hand them to a worker thread
+    runtime: Runtime = request.app.state.runtime
+    if runtime.components is None:
+        raise HTTPException(503, runtime.reason, headers={"Retry-After": f"{RETRY_SECONDS:.0f}"})
+    return runtime.components
+
+
+Ready = Annotated[Components, Depends(ready)]
+
+
+async def answer_in_thread(request: Request, parts: Components, question: str, history: Sequence[str],
+                           options: Options) -> Answer:
+    """Return the answer, computed in a worker thread: embedding and store calls block."""
+    k = options.k or request.app.state.settings.top_k
+    return await run_in_threadpool(answer_conversation, question, list(history), retriever=parts.retriever,
+                                   answerer=parts.answerer, k=k, filters=options.retrieval_filters())
+
+
+def event_stream(events: list[str]) -> StreamingResponse:
+    """Return a Server-Sent Events response of prepared events."""
+    return StreamingResponse(aiter_events(events), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+# health ----------------------------------------------------------------------------------------------
+
+@health.get("/healthz")
+async def healthz() -> dict:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@health.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    """Readiness: 200 once the store is open and the model loaded, else 503 with the reason."""
+    runtime: Runtime = request.app.state.runtime
+    if runtime.components is None:
+        return JSONResponse({"detail": runtime.reason}, status_code=503,
+                            headers={"Retry-After": f"{RETRY_SECONDS:.0f}"})
+    return JSONResponse({"status": "ready", "chunks": runtime.components.retriever.size})
+
+
+# answers -----------------------------------------------------------------------------------------------
+
+@v1.post("/ask")
+async def ask(request: Request, body: AskBody, parts: Ready) -> JSONResponse:
+    """Answer one question; the body is what `qa ask --json` prints."""
+    answer = await answer_in_thread(request, parts, body.question, [], body)
+    return JSONResponse(answer.to_dict())
+
+
+@v1.post("/chat", response_model=None)
+async def chat(request: Request, body: ChatBody, parts: Ready) -> JSONResponse | StreamingResponse:
+    """Answer the last user message after the earlier ones; with "stream", as `delta` events then `done`."""
+    question, history = body.conversation()
+    answer = await answer_in_thread(request, parts, question, history, body)
+    return event_stream(chat_events(answer)) if body.stream else JSONResponse(answer.to_dict())
+
+
+@v1.post("/chat/completions", response_model=None)
+async def chat_completions(request: Request, body: CompletionBody, parts: Ready) -> JSONResponse | StreamingResponse:
+    """OpenAI-compatible chat completions; the citations ride along in a `citations` field."""
+    question, history = body.conversation()
+    answer = await answer_in_thread(request, parts, question, history, body)
+    prompt = [m.text() for m in body.messages]
+    if body.stream:
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        return event_stream(completion_events(answer, model=body.model, prompt=prompt, include_usage=include_usage))
+    return JSONResponse(completion(answer, model=body.model, prompt=prompt))
+
+
+@v1.get("/models")
+async def models() -> dict:
+    """The one model, for OpenAI clients that list models first."""
+    return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "qa"}]}
+
+
+# articles ------------------------------------------------------------------------------------------------
+
+@v1.get("/articles")
+async def list_articles(parts: Ready) -> dict:
+    """Every stored article: id, title, outlet, date, url and paragraph count, by id."""
+    rows = await run_in_threadpool(parts.store.list_articles)
+    keys = ("title", "outlet", "date", "url")
+    return {"articles": [{"id": row["id"], **{key: row.get(key, "") for key in keys},
+                          "paragraphs": int(row.get("paragraphs", 0))} for row in rows]}
+
+
+@v1.get("/articles/{article_id}")
+async def get_article(article_id: str, parts: Ready) -> dict:
+    """One article with its numbered paragraphs and the section each stands under."""
+    article = await fetch_article(parts, article_id)
+    paragraphs = [{"number": n, "text": article.paragraph(n), "section": article.section(n)}
+                  for n in range(1, len(article.paragraphs) + 1)]
+    return {"id": article.id, "title": article.title, "outlet": article.outlet, "date": article.date,
+            "url": article.url, "paragraphs": paragraphs}
+
+
+@v1.get("/articles/{article_id}/paragraphs/{number}")
+async def get_paragraph(article_id: str, number: int, parts: Ready) -> dict:
+    """One numbered paragraph of an article."""
+    article = await fetch_article(parts, article_id)
+    if not 1 <= number <= len(article.paragraphs):
+        raise HTTPException(404, f"{article_id} has paragraphs 1-{len(article.paragraphs)}; got {number}")
+    return {"article_id": article.id, "title": article.title, "number": number,
+            "text": article.paragraph(number), "section": article.section(number)}
+
+
+async def fetch_article(parts: Components, article_id: str) -> Article:
+    """Return the stored article, or raise ArticleNotFound."""
+    found = await run_in_threadpool(parts.store.get_articles, [article_id])
+    if article_id not in found:
+        raise ArticleNotFound(f"no article {article_id!r}")
+    return found[article_id]

@@ -1,0 +1,61 @@
+"""OpenAI chat-completions shapes for an Answer: the [n] markers stay in the content, and the citations
+travel as an extra `citations` field on the response and on the final stream chunk."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+
+from qa.api.streams import sse, text_pieces
+from qa.chunking import count_tokens
+from qa.models import Answer
+
+DONE = "[DONE]"
+
+
+def completion_id() -> str:
+    """Return a fresh OpenAI-style completion id."""
+    return f"chatcmpl-{uuid.uuid4().hex}"
+
+
+def usage(prompt: Sequence[str], answer: Answer) -> dict:
+    """Return token counts (cl100k) of the messages sent and of the answer text."""
+    prompt_tokens = sum(count_tokens(text) for text in prompt if text)
+    completion_tokens = count_tokens(answer.answer) if answer.answer else 0
+    return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens}
+
+
+def completion(answer: Answer, *, model: str, prompt: Sequence[str]) -> dict:
+    """Return the `chat.completion` object for an answer."""
+    return {
+        "id": completion_id(),
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.answer},
+                     "logprobs": None, "finish_reason": "stop"}],
+        "usage": usage(prompt, answer),
+        "citations": answer.to_dict()["citations"],
+    }
+
+
+def completion_events(answer: Answer, *, model: str, prompt: Sequence[str], include_usage: bool = False) -> list[str]:
+    """Return the stream of `chat.completion.chunk` events: the role, the content piece by piece, a final
+    chunk with finish_reason "stop" and the citations, the usage chunk when asked for, then [DONE]."""
+    head = {"id": completion_id(), "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
+    if include_usage:
+        head["usage"] = None  # as OpenAI does: null on every chunk but the last
+
+    def chunk(delta: dict, finish_reason: str | None = None, **extra) -> str:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        return sse(head | {"choices": [choice]} | extra)
+
+    events = [chunk({"role": "assistant", "content": ""})]
+    events += [chunk({"content": piece}) for piece in text_pieces(answer.answer)]
+    events.append(chunk({}, "stop", citations=answer.to_dict()["citations"]))
+    if include_usage:
+        events.append(sse(head | {"choices": [], "usage": usage(prompt, answer)}))
+    events.append(sse(DONE))
+    return events

@@ -1,0 +1,85 @@
+"""The collaborators the routes answer with, built once per process in a background thread so the
+server listens (and /healthz answers) while the store opens and the embedding model loads."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from qa import embedding
+from qa.answer import build_answerer
+from qa.api.errors import one_line
+from qa.config import Settings
+from qa.errors import NotIngested, QAError, StoreUnavailable
+from qa.extractive import ExtractiveAnswerer
+from qa.generative import LLMAnswerer
+from qa.retrieve import Retriever, build_retriever
+from qa.store import Store, open_store
+
+STARTING = "starting: opening the store and loading the embedding model"
+RETRY_SECONDS = 5.0  # an unreachable or empty store may come up later (a server starting, an ingest)
+
+log = logging.getLogger("qa.api")
+
+
+@dataclass
+class Components:
+    """The store and the answering pipeline over it."""
+
+    store: Store
+    retriever: Retriever
+    answerer: ExtractiveAnswerer | LLMAnswerer
+
+
+def build_components(settings: Settings, *, store: Store | None = None, embedder=None) -> Components:
+    """Return the pipeline over the store the settings name, opening and loading what is not given."""
+    store = open_store(settings) if store is None else store
+    # looked up at call time, so tests can hand every app the session's one model
+    embedder = embedding.build_embedder(settings) if embedder is None else embedder
+    retriever = build_retriever(settings, store=store, embedder=embedder)
+    return Components(store=store, retriever=retriever, answerer=build_answerer(settings, retriever=retriever))
+
+
+class Runtime:
+    """Holds the components once built, or the one-line reason they are not there yet."""
+
+    def __init__(self, settings: Settings, components: Components | None = None) -> None:
+        self.settings = settings
+        self.components = components
+        self.reason = "" if components else STARTING
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start building the components in a daemon thread, unless they were given."""
+        if self.components is None and self._thread is None:
+            self._thread = threading.Thread(target=self._build, name="qa-build", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Make the build thread stop retrying."""
+        self._stop.set()
+
+    def _build(self) -> None:
+        embedder = None
+        while not self._stop.is_set():
+            try:
+                store = open_store(self.settings)  # before the slow model load: an unreachable store shows at once
+                embedder = embedding.build_embedder(self.settings) if embedder is None else embedder
+                self.components = build_components(self.settings, store=store, embedder=embedder)
+                self.reason = ""
+                log.info("ready: %d chunks indexed", self.components.retriever.size)
+                return
+            except (StoreUnavailable, NotIngested) as exc:  # may pass: a server starting, an ingest running
+                self.reason = str(exc)
+                log.warning("not ready (retrying every %gs): %s", RETRY_SECONDS, exc)
+            except QAError as exc:
+                self.reason = str(exc)
+                log.error("not ready: %s", exc)
+                return
+            except Exception as exc:  # noqa: BLE001 -- /readyz reports it; the log keeps the traceback
+                self.reason = f"start-up failed: {one_line(exc)}"
+                log.exception("not ready")
+                return
+            self._stop.wait(RETRY_SECONDS)
