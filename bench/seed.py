@@ -3,8 +3,9 @@ citation's paragraph holds the answer, how often unanswerable questions are refu
 answerable ones are refused.
 
     python bench/seed.py [--dataset eval/datasets/seed.jsonl] [--corpus corpus] [-v]
+    python bench/seed.py --api http://127.0.0.1:8000 [--followups-only]   # through POST /v1/chat
 
-Prints a table and writes bench/results/seed.json.
+Prints a table and writes bench/results/seed.json (or --out).
 """
 
 from __future__ import annotations
@@ -27,14 +28,59 @@ from qa.store import open_store
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def grade(row: dict, answer) -> str:
+def grade(row: dict, answer: dict) -> str:
     """Return 'correct', 'wrong', 'refused' (answerable row) or 'refused-ok', 'answered' (unanswerable)."""
     if not row["answerable"]:
-        return "refused-ok" if not answer.answerable else "answered"
-    if not answer.answerable:
+        return "refused-ok" if not answer["answerable"] else "answered"
+    if not answer["answerable"]:
         return "refused"
-    first = answer.citations[0]
-    return "correct" if f"{first.article_id}:{first.paragraph}" in row["expected_paragraphs"] else "wrong"
+    first = answer["citations"][0]
+    return "correct" if f"{first['article_id']}:{first['paragraph']}" in row["expected_paragraphs"] else "wrong"
+
+
+def in_process_answerer(corpus: Path):
+    """Return ask(question, history) -> answer dict over a fresh embedded store of `corpus`."""
+    settings = get_settings(data_dir=Path(tempfile.mkdtemp(prefix="qa-seed-")))
+    embedder = build_embedder(settings)
+    store = open_store(settings)
+    articles, _ = load_corpus(corpus)
+    ingest_articles(articles, store=store, embedder=embedder)
+    retriever = build_retriever(settings, store=store, embedder=embedder)
+    answerer = build_answerer(settings, retriever=retriever)
+    return lambda question, history: answer_conversation(
+        question, history, retriever=retriever, answerer=answerer).to_dict()
+
+
+def api_answerer(url: str):
+    """Return ask(question, history) -> answer dict through a running server's POST /v1/chat."""
+    import httpx
+
+    client = httpx.Client(base_url=url, timeout=60.0)
+
+    def ask(question: str, history: list[str]) -> dict:
+        messages = [{"role": "user", "content": q} for q in [*history, question]]
+        response = client.post("/v1/chat", json={"messages": messages})
+        response.raise_for_status()
+        return response.json()
+
+    return ask
+
+
+def figures_of(rows: list[dict], items: list[dict]) -> dict:
+    """Return the acceptance figures of graded items."""
+    def share(subset: list[dict], good: set[str]) -> float:
+        return (sum(1 for i in subset if i["verdict"] in good) / len(subset)) if subset else 0.0
+
+    answerable = [i for r, i in zip(rows, items) if r["answerable"]]
+    unanswerable = [i for r, i in zip(rows, items) if not r["answerable"]]
+    return {
+        "questions": len(rows), "answerable": len(answerable), "unanswerable": len(unanswerable),
+        "followups": sum(1 for i in items if i["followup"]),
+        "first_citation_correct": share(answerable, {"correct"}),
+        "unanswerable_refused": share(unanswerable, {"refused-ok"}),
+        "answerable_refused": sum(1 for i in answerable if i["verdict"] == "refused"),
+        "followup_first_citation_correct": share([i for i in answerable if i["followup"]], {"correct"}),
+    }
 
 
 def main() -> int:
@@ -42,43 +88,29 @@ def main() -> int:
     parser.add_argument("--dataset", type=Path, default=ROOT / "eval" / "datasets" / "seed.jsonl")
     parser.add_argument("--corpus", type=Path, default=ROOT / "corpus")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "seed.json")
+    parser.add_argument("--api", help="ask a running server (e.g. http://127.0.0.1:8000) instead of in-process")
+    parser.add_argument("--followups-only", action="store_true", help="only the questions that have a history")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every question's grade")
     args = parser.parse_args()
 
-    settings = get_settings(data_dir=Path(tempfile.mkdtemp(prefix="qa-seed-")))
-    embedder = build_embedder(settings)
-    store = open_store(settings)
-    articles, _ = load_corpus(args.corpus)
-    ingest_articles(articles, store=store, embedder=embedder)
-    retriever = build_retriever(settings, store=store, embedder=embedder)
-    answerer = build_answerer(settings, retriever=retriever)
+    ask = api_answerer(args.api) if args.api else in_process_answerer(args.corpus)
     rows = [json.loads(line) for line in args.dataset.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if args.followups_only:
+        rows = [row for row in rows if row.get("history")]
     items = []
     for row in rows:
-        answer = answer_conversation(row["question"], row.get("history", []), retriever=retriever, answerer=answerer)
+        answer = ask(row["question"], row.get("history", []))
         verdict = grade(row, answer)
         items.append({"id": row["id"], "followup": bool(row.get("history")), "verdict": verdict,
-                      "answer": answer.answer, "confidence": round(answer.confidence, 3),
-                      "cited": [f"{c.article_id}:{c.paragraph}" for c in answer.citations]})
+                      "answer": answer["answer"], "confidence": round(answer["confidence"], 3),
+                      "cited": [f"{c['article_id']}:{c['paragraph']}" for c in answer["citations"]]})
         if args.verbose:
             print(f"{verdict:<11} {row['id']} {row['question'][:70]}")
 
-    def share(subset, good):
-        return (sum(1 for i in subset if i["verdict"] in good) / len(subset)) if subset else 0.0
-
-    answerable = [i for r, i in zip(rows, items) if r["answerable"]]
-    unanswerable = [i for r, i in zip(rows, items) if not r["answerable"]]
-    follow = [i for i in answerable if i["followup"]]
-    figures = {
-        "questions": len(rows), "answerable": len(answerable), "unanswerable": len(unanswerable),
-        "followups": sum(1 for i in items if i["followup"]),
-        "first_citation_correct": share(answerable, {"correct"}),
-        "unanswerable_refused": share(unanswerable, {"refused-ok"}),
-        "answerable_refused": sum(1 for i in answerable if i["verdict"] == "refused"),
-        "followup_first_citation_correct": share(follow, {"correct"}),
-    }
-    print(f"\nseed set: {len(rows)} questions ({len(answerable)} answerable, {len(unanswerable)} unanswerable, "
-          f"{figures['followups']} follow-ups)")
+    figures = figures_of(rows, items)
+    via = f" via {args.api}/v1/chat" if args.api else ""
+    print(f"\nseed set{via}: {len(rows)} questions ({figures['answerable']} answerable, "
+          f"{figures['unanswerable']} unanswerable, {figures['followups']} follow-ups)")
     print(f"  first citation holds the answer (answerable): {figures['first_citation_correct']:.3f}   goal >= 0.90")
     print(f"  unanswerable refused:                         {figures['unanswerable_refused']:.3f}   goal >= 0.90")
     print(f"  answerable refused:                           {figures['answerable_refused']}       goal 0")
