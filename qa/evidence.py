@@ -40,7 +40,7 @@ class EvidenceScorer:
     def __init__(self, embedder, idf: Callable[[str], float], *, cache_size: int = 20000) -> None:
         self.embedder = embedder
         self.idf = idf
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache: OrderedDict[str, tuple] = OrderedDict()
         self._cache_size = cache_size
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()  # the API answers in worker threads; caches are shared
@@ -63,33 +63,37 @@ class EvidenceScorer:
 
     def score(self, query_vector: np.ndarray, weights: dict[str, float], hits: list[Hit]) -> list[list[SentenceScore]]:
         """Return, for each hit, the scores of its sentences."""
-        spans = [split_sentences(h.text) for h in hits]
-        self._embed_missing(hits, spans)
         total = sum(weights.values()) or 1.0
         out = []
-        for hit, hit_spans in zip(hits, spans):
-            cosines = self._cache[_key(hit)] @ query_vector
-            row = []
-            for (start, end), cosine in zip(hit_spans, cosines):
-                present = set(terms(hit.text[start:end]))
-                lexical = sum(w for t, w in weights.items() if matches(t, present)) / total
-                row.append(SentenceScore(start, end, lexical, float(cosine)))
-            out.append(row)
+        for hit, (spans, vectors, term_sets) in zip(hits, self._sentences(hits)):
+            cosines = vectors @ query_vector
+            out.append([
+                SentenceScore(start, end, sum(w for t, w in weights.items() if matches(t, present)) / total,
+                              float(cosine))
+                for (start, end), cosine, present in zip(spans, cosines, term_sets)
+            ])
         return out
 
-    def _embed_missing(self, hits: list[Hit], spans: list[list[tuple[int, int]]]) -> None:
-        todo = [(h, s) for h, s in zip(hits, spans) if _key(h) not in self._cache]
-        texts = [h.text[a:b] for h, s in todo for a, b in s]
+    def _sentences(self, hits: list[Hit]) -> list[tuple[list[tuple[int, int]], np.ndarray, list[set[str]]]]:
+        """Return each hit's sentence spans, embeddings and term sets, computing what is not cached.
+        Entries are taken and stored under the lock, so another thread's eviction cannot bite."""
+        keys = [_key(h) for h in hits]
+        with self._lock:
+            found = {k: self._cache[k] for k in keys if k in self._cache}
+        todo = [(k, h, split_sentences(h.text)) for k, h in zip(keys, hits) if k not in found]
+        texts = [h.text[a:b] for _, h, spans in todo for a, b in spans]
         vectors = np.asarray(self.embedder.get_text_embedding_batch(texts)) if texts else np.zeros((0, 1))
         offset = 0
+        for key, hit, spans in todo:
+            found[key] = (spans, vectors[offset:offset + len(spans)], [set(terms(hit.text[a:b])) for a, b in spans])
+            offset += len(spans)
         with self._lock:
-            for hit, hit_spans in todo:
-                self._cache[_key(hit)] = vectors[offset:offset + len(hit_spans)]
-                offset += len(hit_spans)
-            for hit in hits:
-                self._cache.move_to_end(_key(hit))
+            for key in keys:
+                self._cache[key] = found[key]
+                self._cache.move_to_end(key)
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
+        return [found[k] for k in keys]
 
 
 def matches(term: str, present: set[str]) -> bool:
