@@ -130,12 +130,17 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         _wait_for_heartbeat(process, port=port, log_path=log_path)
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
+
+
+def stop_process(process: subprocess.Popen, *, timeout: float = 10.0) -> None:
+    """Terminate a server process, killing it if it does not exit within `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=timeout)
 
 
 def _wait_for_heartbeat(process: subprocess.Popen, *, port: int, log_path: Path) -> None:

@@ -20,7 +20,7 @@ from openai import OpenAI
 
 from qa.api.runtime import STARTING
 
-from conftest import Ingested, free_port
+from conftest import Ingested, free_port, stop_process
 
 QUESTION = "Who is the State Department spokesman who responded to Bloomberg's report?"
 FOLLOW_UP = "What did he say next?"
@@ -60,12 +60,7 @@ def server(ingested_server: Ingested, tmp_path_factory: pytest.TempPathFactory) 
         url = f"http://127.0.0.1:{port}"
         yield Server(url, _wait_until_ready(process, url, log_path))
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+        stop_process(process, timeout=15)
 
 
 def _wait_until_ready(process: subprocess.Popen, url: str, log_path: Path) -> tuple[int, dict]:
