@@ -88,6 +88,7 @@ class Retriever:
 
     def refresh(self) -> None:
         """Rebuild the BM25 index from the store (after an ingest by another process)."""
+        self.version = self.store.article_hashes()
         nodes = list(self.store.iter_nodes())
         if not nodes:
             raise NotIngested("the store is empty: run `qa ingest` first")
@@ -112,6 +113,10 @@ class Retriever:
     def idf(self, term: str) -> float:
         """Return the BM25 inverse document frequency of a stemmed term (highest when unseen)."""
         return self._idf.get(term, self._unseen_idf)
+
+    def stale(self) -> bool:
+        """Return True when the store's articles changed since this index was built."""
+        return self.store.article_hashes() != self.version
 
     @property
     def size(self) -> int:

@@ -19,6 +19,7 @@ from qa.store import Store, open_store
 
 STARTING = "starting: opening the store and loading the embedding model"
 RETRY_SECONDS = 5.0  # an unreachable or empty store may come up later (a server starting, an ingest)
+REFRESH_SECONDS = 30.0  # how often a running server looks for articles ingested by another process
 
 log = logging.getLogger("qa.api")
 
@@ -61,6 +62,23 @@ class Runtime:
         """Make the build thread stop retrying."""
         self._stop.set()
 
+    def refresh_if_stale(self) -> bool:
+        """Rebuild the pipeline when the store's articles changed (an ingest by another process);
+        return True when it did. Requests keep using the old pipeline until the new one is swapped in."""
+        current = self.components
+        if current is None or not current.retriever.stale():
+            return False
+        self.components = build_components(self.settings, store=current.store, embedder=current.retriever.embedder)
+        log.info("store changed: %d chunks indexed", self.components.retriever.size)
+        return True
+
+    def _watch(self) -> None:
+        while not self._stop.wait(REFRESH_SECONDS):
+            try:
+                self.refresh_if_stale()
+            except QAError as exc:  # keep answering from the index we have
+                log.warning("could not refresh the index: %s", exc)
+
     def _build(self) -> None:
         embedder = None
         while not self._stop.is_set():
@@ -70,6 +88,7 @@ class Runtime:
                 self.components = build_components(self.settings, store=store, embedder=embedder)
                 self.reason = ""
                 log.info("ready: %d chunks indexed", self.components.retriever.size)
+                self._watch()
                 return
             except (StoreUnavailable, NotIngested) as exc:  # may pass: a server starting, an ingest running
                 self.reason = str(exc)

@@ -1,0 +1,30 @@
+"""A running server picks up articles that another process ingests into its store."""
+
+from __future__ import annotations
+
+from qa.answer import answer_question
+from qa.api.runtime import Runtime, build_components
+from qa.corpus import load_corpus
+from qa.ingest import ingest_articles
+from qa.models import Article
+from qa.store import open_store
+
+NEW = Article(id="lisbon-summit", title="Leaders meet in Lisbon",
+              paragraphs=("The Lisbon summit on fisheries quotas ended on Tuesday with a deal on cod.",))
+
+
+def test_server_pipeline_is_rebuilt_after_another_ingest_and_not_before(embedded_settings, embedder,
+                                                                        memo_embedder, seed_corpus) -> None:
+    articles, _ = load_corpus(seed_corpus)
+    ingest_articles(articles, store=open_store(embedded_settings), embedder=memo_embedder)
+    runtime = Runtime(embedded_settings, build_components(embedded_settings, embedder=embedder))
+    assert runtime.refresh_if_stale() is False
+
+    ingest_articles([NEW], store=open_store(embedded_settings), embedder=memo_embedder, prune=False)
+
+    assert runtime.refresh_if_stale() is True
+    parts = runtime.components
+    answer = answer_question("When did the Lisbon summit on fisheries quotas end?", retriever=parts.retriever,
+                             answerer=parts.answerer)
+    assert (answer.answerable, answer.citations[0].article_id) == (True, "lisbon-summit")
+    assert runtime.refresh_if_stale() is False
