@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 
 from qa.answer import Turn, answer_question
-from qa.extractive import ExtractiveAnswerer
+from qa.extractive import ExtractiveAnswerer, names
 from qa.generative import LLMAnswerer
 from qa.models import Answer
 from qa.retrieve import Filters, Retriever
@@ -17,7 +17,6 @@ from qa.terms import stem, terms
 _PRONOUN = re.compile(r"\b(?:he|she|they|him|her|his|hers|their|them|it|its|this|that|these|those)\b", re.I)
 _NEXT = re.compile(r"\b(?:next|then|after that|afterwards|later|else|also|more)\b", re.I)
 _OPENER = re.compile(r"^\s*(?:and|but|so|what about|how about)\b", re.I)
-_NAME = re.compile(r"\b[A-Z][\w'’-]+(?:\s+[A-Z][\w'’-]+)*")
 # words that ask for a kind of answer without naming a topic: "On what date?", "For what reason?"
 _ASKING = frozenset(stem(w) for w in (
     "date", "day", "year", "month", "time", "place", "city", "country", "reason", "number", "exactly", "happen",
@@ -57,7 +56,7 @@ def _referents(question: str, last: Answer) -> frozenset[str]:
     the pronoun itself, or the last word of a name in the last answer ("Miller", "Pistorius")."""
     words = {m.group(0).lower() for m in _PRONOUN.finditer(question)}
     if last.answerable and last.citations:
-        words |= {name.split()[-1].lower() for name in _NAME.findall(last.citations[0].quote)}
+        words |= {name.split()[-1].lower() for name in names(last.citations[0].quote)}
     return frozenset(words)
 
 

@@ -78,16 +78,16 @@ def type_match(kind: str, sentence: str, question: str) -> float:
     if kind == "why":
         return float(bool(_CAUSE.search(sentence)))
     asked = set(terms(question))
-    names = []
+    found = []
     for match in _NAME.finditer(sentence):
-        for name in _names(match.group(0)):  # "The", "In" open sentences, not names
+        for name in names(match.group(0)):  # "The", "In" open sentences, not names
             if not set(terms(name)) <= asked:
-                names.append((name, match.start() == _opening(sentence)))
+                found.append((name, match.start() == _opening(sentence)))
     if kind == "who":
         # a person or body: a multi-word name, a name after a title, or the sentence's subject
-        names = [(n, first) for n, first in names
+        found = [(n, first) for n, first in found
                  if " " in n or first or re.search(rf"\b(?:{_ROLES})\s+{re.escape(n)}", sentence)]
-    return float(bool(names))
+    return float(bool(found))
 
 
 def _opening(sentence: str) -> int:
@@ -196,10 +196,10 @@ def _continues(best: Candidate, hit: Hit, *, prefer: dict[str, float], avoid: di
     words = {w.lower() for w in re.findall(r"[\w'’-]+", text)}
     if (referents - PRONOUNS) & words:
         return True
-    return bool(referents & PRONOUNS & words) and not _names(hit.text[:best.sentence.start])
+    return bool(referents & PRONOUNS & words) and not names(hit.text[:best.sentence.start])
 
 
-def _names(text: str) -> list[str]:
+def names(text: str) -> list[str]:
     """Return the capitalised names in `text`, sentence-opening function words dropped."""
     found = []
     for match in _NAME.finditer(text):
