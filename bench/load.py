@@ -3,7 +3,7 @@
 Concurrent clients send the seed set's stand-alone answerable questions to POST /v1/ask; the
 in-process answer time is measured in the same run.
 
-    python bench/load.py [--clients 1,4,16] [--seconds 30] [--warmup 3] [--rounds 3]
+    python bench/load.py [--clients 1,4,16] [--seconds 30] [--warmup 3] [--rounds 3] [--client http1|httpx]
                          [--corpus corpus] [--dataset eval/datasets/seed.jsonl] [--out bench/results/load.json]
 
 The corpus is ingested twice into a temporary folder: once here (the in-process pipeline) and once
@@ -13,14 +13,16 @@ measured while the server is up, idle and warmed by one round over HTTP, before 
 Questions are cycled, so both sides answer from warm query and sentence embedding caches: the
 Python-bound path, not the model.
 
-Each level runs `clients` clients (one keep-alive httpx connection each) sending requests back to
+Each level runs `clients` clients (one keep-alive connection each) sending requests back to
 back for --warmup seconds (not counted), then --seconds; a request counts when it starts inside the
 measured window. An error is an exception or a status other than 200; errors are counted apart
 (latencies and throughput are of answered requests) and a run with errors meets no goal. A mismatch
 is a 200 whose answer text or first citation differs from the in-process answer to the same
 question. The round trip without answering (sequential GET /healthz, same client) shows how much of
 the ratio is HTTP and client. Server and client CPU are in cores (CPU seconds per wall second; the
-server's includes its child processes, the client's is this whole process).
+server's includes its child processes, the client's is this whole process). The default client is a
+minimal HTTP/1.1 one (bench/http1.py), so the client library's own CPU is not counted as the
+service's; --client httpx measures through httpx instead.
 
 Goals (issue 3): HTTP p50 at one client at most 1.5x the in-process p50; throughput at 16 clients at
 least 1.6x that at one client on 2 cores; no errors. Prints a table, writes bench/results/load.json and
@@ -45,6 +47,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from http1 import CLIENTS, Connection, HTTPError
 
 from qa.answer import build_answerer
 from qa.chat import answer_conversation
@@ -216,23 +219,23 @@ def tree_cpu_seconds(pid: int) -> float | None:
     return total + sum(tree_cpu_seconds(c) or 0.0 for c in children)
 
 
-async def send(client: httpx.AsyncClient, question: str) -> tuple[float, str | None, dict | None]:
+async def send(client: Connection, question: str) -> tuple[float, str | None, dict | None]:
     """Return the seconds one POST /v1/ask took, an error description (None when it succeeded) and the body."""
     began = time.perf_counter()
     try:
-        response = await client.post("/v1/ask", json={"question": question})
-    except httpx.HTTPError as exc:
-        return time.perf_counter() - began, f"{type(exc).__name__}: {exc}"[:200], None
+        status, body = await client.post_json("/v1/ask", {"question": question})
+    except HTTPError as exc:
+        return time.perf_counter() - began, str(exc)[:200], None
     elapsed = time.perf_counter() - began
-    if response.status_code != 200:
-        return elapsed, f"status {response.status_code}: {response.text[:200]}", None
+    if status != 200:
+        return elapsed, f"status {status}: {body[:200].decode('utf-8', 'replace')}", None
     try:
-        return elapsed, None, response.json()
+        return elapsed, None, json.loads(body)
     except ValueError as exc:
         return elapsed, f"invalid JSON: {exc}"[:200], None
 
 
-async def run_client(client: httpx.AsyncClient, level: Level, *, questions: list[str], offset: int,
+async def run_client(client: Connection, level: Level, *, questions: list[str], offset: int,
                      reference: dict[str, tuple], window: tuple[float, float], budget: list[int]) -> None:
     """Send questions back to back until the window ends; record the requests started inside it."""
     start, end = window
@@ -257,17 +260,22 @@ async def run_client(client: httpx.AsyncClient, level: Level, *, questions: list
             level.note(f"mismatch on {question[:60]!r}: {answer_key(body)} != {reference[question]}")
 
 
-async def prime(url: str, questions: list[str], timeout: float) -> dict:
+async def prime(url: str, questions: list[str], *, client_type: type[Connection], timeout: float) -> dict:
     """Ask the server each question once, as the in-process pipeline was, so both start warm; return
     the percentiles of FLOOR_REQUESTS sequential GET /healthz, the round trip with no answering in it."""
-    async with httpx.AsyncClient(base_url=url, headers=auth_headers(), timeout=timeout, trust_env=False) as client:
+    client = client_type(url, headers=auth_headers(), timeout=timeout)
+    try:
         for question in questions:
             await send(client, question)
         seconds = []
         for _ in range(FLOOR_REQUESTS):
             began = time.perf_counter()
-            (await client.get("/healthz")).raise_for_status()
+            status, _ = await client.get("/healthz")
+            if status != 200:
+                raise RuntimeError(f"GET /healthz answered {status}")
             seconds.append(time.perf_counter() - began)
+    finally:
+        await client.close()
     return percentiles(seconds)
 
 
@@ -281,8 +289,8 @@ async def run_level(url: str, clients: int, *, questions: list[str], reference: 
                     args: argparse.Namespace, server: Server) -> Level:
     """Return what `clients` concurrent clients saw in --seconds after --warmup seconds."""
     level = Level(clients)
-    sessions = [httpx.AsyncClient(base_url=url, headers=auth_headers(), timeout=args.timeout, trust_env=False,
-                                  limits=httpx.Limits(max_connections=1)) for _ in range(clients)]
+    client_type = CLIENTS[args.client]
+    sessions = [client_type(url, headers=auth_headers(), timeout=args.timeout) for _ in range(clients)]
     now = time.perf_counter()
     window = (now + args.warmup, now + args.warmup + args.seconds)
     budget = [args.max_requests]
@@ -300,7 +308,7 @@ async def run_level(url: str, clients: int, *, questions: list[str], reference: 
         if cpu_server is not None and cpu_after is not None:
             level.server_cpu = (cpu_after - cpu_server) / level.window
     finally:
-        await asyncio.gather(*(s.aclose() for s in sessions))
+        await asyncio.gather(*(s.close() for s in sessions))
     return level
 
 
@@ -354,6 +362,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=30.0, help="measured seconds per level")
     parser.add_argument("--warmup", type=float, default=3.0, help="uncounted seconds before each level")
     parser.add_argument("--rounds", type=int, default=3, help="in-process passes over the questions, before and after")
+    parser.add_argument("--client", choices=sorted(CLIENTS), default="http1",
+                        help="http1: a minimal keep-alive client (bench/http1.py); httpx: a general-purpose one")
     parser.add_argument("--timeout", type=float, default=30.0, help="per-request timeout in seconds")
     parser.add_argument("--max-requests", type=int, default=100_000, help="cap on counted requests per level")
     parser.add_argument("--corpus", type=Path, default=ROOT / "corpus")
@@ -376,7 +386,7 @@ def measure(args: argparse.Namespace, workdir: Path, settings: Settings, questio
     try:
         server.start()
         print(f"qa serve ready at {server.url} (pid {server.process.pid})", file=sys.stderr)
-        floor = asyncio.run(prime(server.url, questions, args.timeout))
+        floor = asyncio.run(prime(server.url, questions, client_type=CLIENTS[args.client], timeout=args.timeout))
         before = pipeline.time_rounds(questions, args.rounds)
         levels = []
         for clients in args.clients:
@@ -399,7 +409,7 @@ def measure(args: argparse.Namespace, workdir: Path, settings: Settings, questio
 def run(args: argparse.Namespace, workdir: Path) -> int:
     questions = load_questions(args.dataset)
     settings = get_settings(data_dir=workdir / "bench-data")
-    print(f"{len(questions)} questions; ingesting {args.corpus} in-process and for the server...", file=sys.stderr)
+    print(f"{len(questions)} questions, {args.client} client; ingesting {args.corpus} in-process and for the server...", file=sys.stderr)
     figures = measure(args, workdir, settings, questions)
     ratios = ratio_figures(figures["inprocess"], figures["levels"])
     print_table(figures["inprocess"], figures["levels"], ratios)
@@ -408,7 +418,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
     failed = sum(r["errors"] + r["mismatches"] for r in figures["levels"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
-        "questions": len(questions), "seconds": args.seconds, "warmup": args.warmup,
+        "questions": len(questions), "client": args.client, "seconds": args.seconds, "warmup": args.warmup,
         "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "answerer": "llm" if settings.llm_base_url else "extractive",
         **figures, "ratios": ratios, "failed_requests": failed,
