@@ -21,6 +21,7 @@ from pathlib import Path
 from qa.answer import build_answerer
 from qa.config import get_settings
 from qa.embedding import build_embedder
+from qa.evaluation.squad import load_squad
 from qa.ingest import ingest_articles
 from qa.models import Article
 from qa.retrieve import Retriever
@@ -29,24 +30,6 @@ from qa.store import open_store
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "squad-dev-v1.1.json"
 KS = (1, 2, 5)
-
-
-def load_squad(path: Path) -> tuple[list[Article], list[dict]]:
-    """Return SQuAD's articles (one paragraph per context) and its questions with gold addresses."""
-    data = json.loads(path.read_text(encoding="utf-8"))["data"]
-    articles, questions = [], []
-    for entry in data:
-        article_id = re.sub(r"[^a-z0-9]+", "-", entry["title"].lower()).strip("-")
-        paragraphs = []
-        for number, para in enumerate(entry["paragraphs"], start=1):
-            paragraphs.append(" ".join(para["context"].split()))
-            for qa in para["qas"]:
-                questions.append({
-                    "id": qa["id"], "question": qa["question"], "article_id": article_id,
-                    "paragraph": number, "answers": [a["text"] for a in qa["answers"]],
-                })
-        articles.append(Article(id=article_id, title=entry["title"].replace("_", " "), paragraphs=tuple(paragraphs)))
-    return articles, questions
 
 
 def recall(ranks: list[int | None], k: int) -> float:

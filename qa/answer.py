@@ -59,9 +59,9 @@ def answer_question(question: str, *, retriever: Retriever, answerer: Extractive
         hits += retriever.fetch_hits(extra, score=min((h.score for h in hits), default=0.0))
     if isinstance(answerer, LLMAnswerer):
         answer = answerer.answer(question, hits, history=turn.history)
-        answer.query = query
-        return answer
-    answer = answerer.answer(question, hits, query=turn.scoring_query or question, avoid=turn.avoid,
-                             prefer=turn.prefer, referents=turn.referents, needs_link=turn.needs_link)
+    else:
+        answer = answerer.answer(question, hits, query=turn.scoring_query or question, avoid=turn.avoid,
+                                 prefer=turn.prefer, referents=turn.referents, needs_link=turn.needs_link)
     answer.query = query
+    answer.retrieved = [h.key for h in hits]
     return answer

@@ -11,6 +11,7 @@ import click
 
 from qa.config import Settings, get_settings
 from qa.errors import BadRequest, QAError
+from qa.evaluation.commands import eval_group
 
 EXAMPLE = "Who is the State Department spokesman who responded to Bloomberg's report?"
 
@@ -239,6 +240,9 @@ def _date(value: str) -> str:
     if not parsed:
         raise BadRequest(f"{value!r} is not a date (use YYYY-MM-DD)")
     return parsed
+
+
+cli.add_command(eval_group)
 
 
 def main() -> None:

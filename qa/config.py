@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     llm_model: str = Field("", description="Model name sent to the LLM endpoint.")
     llm_api_key: str = Field("", description="API key for the LLM endpoint.")
     llm_timeout: float = Field(60.0, gt=0)
+    judge_base_url: str = Field("", description="Endpoint of the LLM judge of `qa eval --judge llm`; empty = QA_LLM_BASE_URL.")
+    judge_model: str = Field("", description="Model of the LLM judge; empty = QA_LLM_MODEL.")
+    judge_api_key: str = Field("", description="API key of the LLM judge's endpoint; empty = QA_LLM_API_KEY.")
     prompts_dir: Path = Field(
         Path(__file__).resolve().parent.parent / "prompts", description="Prompt templates."
     )
@@ -62,7 +65,7 @@ class Settings(BaseSettings):
             raise ValueError("must be 3+ characters of letters, digits, '-' or '_'")
         return value
 
-    @field_validator("chroma_url", "llm_base_url", "embed_base_url")
+    @field_validator("chroma_url", "llm_base_url", "embed_base_url", "judge_base_url")
     @classmethod
     def _url(cls, value: str) -> str:
         if value and not value.startswith(("http://", "https://")):

@@ -9,6 +9,7 @@
     ├── NotIngested          the store is empty: run `qa ingest` first
     ├── EmbeddingError       the embedding model cannot be loaded or called
     ├── LLMError             the configured LLM endpoint failed
+    ├── RemoteError          a server under evaluation failed or cannot be reached
     └── BadRequest           a question or request is malformed
 """
 
@@ -52,6 +53,10 @@ class EmbeddingError(QAError):
 
 class LLMError(QAError):
     """The configured LLM endpoint failed."""
+
+
+class RemoteError(QAError):
+    """A server under evaluation failed or cannot be reached."""
 
 
 class BadRequest(QAError):

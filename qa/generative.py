@@ -1,19 +1,16 @@
-"""LLMAnswerer: answers from retrieved passages with an OpenAI-compatible chat model, then keeps only
-the citations that the cited passages support. The only module that talks to an LLM."""
+"""LLMAnswerer: answers from retrieved passages with an OpenAI-compatible chat model (qa.llm), then
+keeps only the citations that the cited passages support."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from pathlib import Path
 
-import openai
 from llama_index.core.llms import ChatMessage, MessageRole
-from llama_index.llms.openai_like import OpenAILike
 
 from qa.citations import SUPPORT_THRESHOLD, best_quote, parse_markers, support_score
 from qa.config import Settings
-from qa.errors import ConfigError, LLMError
+from qa.llm import answerer_model, read_template
 from qa.models import Answer, Citation, Flag, Hit
 
 NOT_IN_CORPUS = "NOT_IN_CORPUS"
@@ -34,23 +31,9 @@ class LLMAnswerer:
     name = "llm"
 
     def __init__(self, settings: Settings) -> None:
-        if not settings.llm_base_url:
-            raise ConfigError("QA_LLM_BASE_URL: required by the LLM answerer")
-        if not settings.llm_model:
-            raise ConfigError("QA_LLM_MODEL: required by the LLM answerer")
-        self._endpoint = settings.llm_base_url
-        self._timeout = settings.llm_timeout
-        self._system_template = _read_template(settings.prompts_dir / SYSTEM_TEMPLATE)
-        self._user_template = _read_template(settings.prompts_dir / USER_TEMPLATE)
-        self._llm = OpenAILike(
-            model=settings.llm_model,
-            api_base=settings.llm_base_url,
-            api_key=settings.llm_api_key or "unused",  # local servers ignore it, the client requires one
-            is_chat_model=True,
-            timeout=settings.llm_timeout,
-            max_retries=1,
-            temperature=0.0,  # answers are checked against the passages; keep them reproducible
-        )
+        self._model = answerer_model(settings)
+        self._system_template = read_template(settings.prompts_dir / SYSTEM_TEMPLATE)
+        self._user_template = read_template(settings.prompts_dir / USER_TEMPLATE)
 
     def answer(
         self, question: str, hits: list[Hit], *, history: Sequence[tuple[str, str]] = ()
@@ -65,23 +48,7 @@ class LLMAnswerer:
             system_template=self._system_template,
             user_template=self._user_template,
         )
-        return build_answer(question, hits, self._chat(messages))
-
-    def _chat(self, messages: list[ChatMessage]) -> str:
-        try:
-            response = self._llm.chat(messages)
-        except openai.APITimeoutError:
-            raise LLMError(f"LLM endpoint {self._endpoint} timed out after {self._timeout:g}s") from None
-        except openai.APIConnectionError as exc:
-            reason = _one_line(str(exc.__cause__ or exc))
-            raise LLMError(f"LLM endpoint {self._endpoint} could not be reached: {reason}") from None
-        except openai.APIStatusError as exc:
-            raise LLMError(
-                f"LLM endpoint {self._endpoint} answered HTTP {exc.status_code}: {_status_reason(exc)}"
-            ) from None
-        except openai.OpenAIError as exc:
-            raise LLMError(f"LLM endpoint {self._endpoint} failed: {_one_line(str(exc))}") from None
-        return response.message.content or ""
+        return build_answer(question, hits, self._model.chat(messages))
 
 
 def render_messages(
@@ -193,27 +160,3 @@ def _refusal(question: str, *, flags: list[Flag] | None = None) -> Answer:
         answerer="llm",
         flags=flags or [],
     )
-
-
-def _read_template(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"QA_PROMPTS_DIR: cannot read {path}: {exc.strerror}") from None
-
-
-def _status_reason(exc: openai.APIStatusError) -> str:
-    """Return the server's own error message when the body carries one (OpenAI or FastAPI shape)."""
-    body = exc.body
-    if isinstance(body, dict):
-        error = body.get("error", body.get("detail"))
-        if isinstance(error, dict):
-            error = error.get("message")
-        if isinstance(error, str) and error:
-            return _one_line(error)
-    return _one_line(exc.message)
-
-
-def _one_line(text: str, limit: int = 200) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

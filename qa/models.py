@@ -106,6 +106,7 @@ class Answer:
     answerer: str = "extractive"
     confidence: float = 0.0
     flags: list[Flag] = field(default_factory=list)
+    retrieved: list[str] = field(default_factory=list)  # addresses of the paragraphs considered, best first
 
     def to_dict(self) -> dict:
         """Return the JSON-ready form of the answer."""

@@ -6,61 +6,25 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import uvicorn
-from conftest import Ingested, free_port
+from conftest import Ingested
+from headless import launch_chromium
+from live_server import serving
+from playwright.sync_api import Browser, Locator, Page, Request, Response, expect
 
-from qa.api import Components, create_app
-
-try:
-    from playwright.sync_api import Browser, Locator, Page, Request, Response, expect, sync_playwright
-except ImportError:  # reported by the `browser` fixture as a failure, not a skip
-    sync_playwright = None
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 REVIEW_SCREENSHOT = Path("/tmp/qa_page.png")
 VIEWPORT = {"width": 1280, "height": 1000}
 ANSWER_TIMEOUT_MS = 60_000
-SERVER_START_TIMEOUT = 30.0
 API_KEY = "browser-test-key"
 
 FIRST = "Who is the State Department spokesman who responded to Bloomberg's report?"
 FOLLOW_UP = "What did he say next?"
 OFF_TOPIC = "Which team won the 2024 Super Bowl?"
-
-
-@contextmanager
-def serving(ingested: Ingested, **overrides: object) -> Iterator[str]:
-    """Yield the base URL of a real uvicorn server over the session's pipeline, in a thread on a free
-    loopback port; `overrides` go on top of the ingested store's settings."""
-    components = Components(store=ingested.store, retriever=ingested.retriever, answerer=ingested.answerer)
-    app = create_app(ingested.settings.model_copy(update=overrides), components=components)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            pytest.fail(f"uvicorn did not start on 127.0.0.1:{port} within {SERVER_START_TIMEOUT:.0f}s", pytrace=False)
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -79,19 +43,8 @@ def keyed_server(ingested: Ingested) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Yield headless system chromium under Playwright; fail (never skip) when either is missing."""
-    if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} not found: the browser tests need Debian's chromium package; run "
-                    "`bash .ci/browser` (apt-get install chromium). Playwright's browser download is not used.",
-                    pytrace=False)
-    if sync_playwright is None:
-        pytest.fail("the playwright package is missing from .venv; run `bash .ci/browser`", pytrace=False)
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    """Yield headless system chromium."""
+    yield from launch_chromium()
 
 
 @dataclass

@@ -10,11 +10,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from cli_runner import Env, env_for, reuse_model, run
+from click.testing import Result
 
-import qa.embedding
-from qa.cli import cli
-from qa.config import Settings
 from qa.extractive import REFUSAL
 
 QUESTION = "Who is the State Department spokesman who responded to Bloomberg's report?"
@@ -26,35 +24,11 @@ ANSWER_KEYS = {"answer", "answerable", "citations"}
 CITATION_KEYS = {"marker", "article_id", "title", "paragraph", "text", "quote"}
 SUMMARY = r"{added} added, {updated} updated, {removed} removed, {unchanged} unchanged \({chunks} chunks embedded\) in \d+\.\ds"
 
-Env = dict[str, str]
-
 
 @pytest.fixture(scope="module", autouse=True)
 def _one_model_load(embedder) -> Iterator[None]:
     """Make every `qa` invocation reuse the session's real model instead of loading it again."""
-    real = qa.embedding.build_embedder
-
-    def build(settings: Settings):
-        if settings.embed_model == embedder.model_name and not settings.embed_base_url:
-            return embedder
-        return real(settings)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(qa.embedding, "build_embedder", build)
-        yield
-
-
-def run(args: list[str], env: Env, *, input: str | None = None) -> Result:
-    """Return the result of `qa ARGS` with `env` on top of the environment."""
-    return CliRunner().invoke(cli, args, env=env, input=input, catch_exceptions=False)
-
-
-def env_for(settings: Settings) -> Env:
-    """Return the QA_* variables that make the CLI use the store of `settings`."""
-    env = {"QA_DATA_DIR": str(settings.data_dir), "QA_COLLECTION": settings.collection}
-    if settings.chroma_url:
-        env["QA_CHROMA_URL"] = settings.chroma_url
-    return env
+    yield from reuse_model(embedder)
 
 
 @pytest.fixture(params=["embedded", "server"])

@@ -1,0 +1,1 @@
+"""Evaluation: scoring answers for faithfulness, citation quality, retrieval and refusal."""

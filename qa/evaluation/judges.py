@@ -1,0 +1,80 @@
+"""The judges that decide whether passages support a claim: the offline verifier (the default; no
+model download, no network) or an LLM judge that splits sentences into claims and verifies each,
+with its prompts in prompts/judge_claims.txt and prompts/judge_verify.txt."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from llama_index.core.llms import ChatMessage, MessageRole
+
+from qa.config import Settings
+from qa.errors import ConfigError
+from qa.evaluation.verifier import SupportVerifier
+from qa.llm import judge_model, read_template
+
+CLAIMS_TEMPLATE = "judge_claims.txt"
+VERIFY_TEMPLATE = "judge_verify.txt"
+JUDGES = ("offline", "llm")
+_VERDICT = re.compile(r"\b(NOT[_ ]SUPPORTED|SUPPORTED)\b", re.IGNORECASE)
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s*")
+
+
+class OfflineJudge:
+    """Answer sentences are the claims; the offline support verifier scores them."""
+
+    name = "offline"
+
+    def __init__(self, verifier: SupportVerifier) -> None:
+        self.verifier = verifier
+        self.threshold = verifier.threshold
+
+    def claims(self, sentence: str) -> list[str]:
+        """Return the sentence as its one claim."""
+        return [sentence]
+
+    def support_many(self, pairs: Sequence[tuple[str, Sequence[str]]]) -> list[float]:
+        """Return the verifier's support probability of each (claim, passages)."""
+        return self.verifier.support_many(pairs)
+
+
+class LLMJudge:
+    """An LLM splits each sentence into claims and says of each whether the passages support it."""
+
+    name = "llm"
+    threshold = 0.5  # verdicts are 0 or 1
+
+    def __init__(self, settings: Settings) -> None:
+        self._model = judge_model(settings)
+        self._claims_template = read_template(settings.prompts_dir / CLAIMS_TEMPLATE)
+        self._verify_template = read_template(settings.prompts_dir / VERIFY_TEMPLATE)
+
+    def claims(self, sentence: str) -> list[str]:
+        """Return the claims the model finds in the sentence (the sentence itself if it finds none)."""
+        reply = self._ask(self._claims_template.format(sentence=sentence))
+        found = [_BULLET.sub("", line).strip() for line in reply.splitlines()]
+        return [claim for claim in found if claim] or [sentence]
+
+    def support_many(self, pairs: Sequence[tuple[str, Sequence[str]]]) -> list[float]:
+        """Return 1.0 for each (claim, passages) the model judges supported, else 0.0."""
+        return [self._support(claim, passages) for claim, passages in pairs]
+
+    def _support(self, claim: str, passages: Sequence[str]) -> float:
+        if not passages:
+            return 0.0  # nothing cited, nothing to support it
+        numbered = "\n\n".join(f"[{n}] {text}" for n, text in enumerate(passages, start=1))
+        verdict = _VERDICT.search(self._ask(self._verify_template.format(passages=numbered, claim=claim)))
+        return 1.0 if verdict and verdict.group(1).upper() == "SUPPORTED" else 0.0
+
+    def _ask(self, prompt: str) -> str:
+        return self._model.chat([ChatMessage(role=MessageRole.USER, content=prompt)])
+
+
+def build_judge(name: str, *, settings: Settings, embedder=None) -> OfflineJudge | LLMJudge:
+    """Return the judge called `name`: "offline" (needs the embedder) or "llm" (needs QA_LLM_*)."""
+    if name == "offline":
+        return OfflineJudge(SupportVerifier(embedder))
+    if name == "llm":
+        return LLMJudge(settings)
+    raise ConfigError(f"unknown judge {name!r}: choose one of {', '.join(JUDGES)}")

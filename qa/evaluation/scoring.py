@@ -1,0 +1,134 @@
+"""Claim-level verdicts for one answer: faithfulness and ALCE citation recall and precision.
+
+An answer is split into sentences, each with the [n] markers it carries; a judge may split a sentence
+further into claims, which keep the sentence's markers. For every claim the judge scores:
+  - its cited passages together (a claim without markers: every passage the answer had) -> faithfulness
+    and citation recall (Gao et al. 2023, ALCE: a claim without citations has recall 0);
+  - each cited passage alone, and, when the claim has several citations, the others without it ->
+    citation precision as ALCE computes it: when the citations together support the claim, a citation
+    is precise if it supports the claim alone or the others do not without it; when they do not
+    support it, none of its citations is precise.
+All pairs of an answer go to the judge in one batch.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+from qa.citations import parse_markers
+
+# phrases with which answerers decline; an answer that is only this has no claims to check
+_REFUSAL = re.compile(
+    r"\b(?:does not contain|do not contain|doesn't contain|cannot answer|can't answer|unable to answer|"
+    r"no information|not (?:mentioned|stated|covered)|i don't know|i do not know|not enough information)\b",
+    re.IGNORECASE)
+
+
+class Judge(Protocol):
+    """What scores claims: the offline verifier or an LLM judge."""
+
+    name: str
+    threshold: float
+
+    def claims(self, sentence: str) -> list[str]:
+        """Return the claims a sentence makes (the sentence itself when not decomposed)."""
+
+    def support_many(self, pairs: Sequence[tuple[str, Sequence[str]]]) -> list[float]:
+        """Return, for each (claim, passages), the probability that the passages support the claim."""
+
+
+@dataclass
+class CitationVerdict:
+    """One citation of a claim: does it support the claim alone, is it needed among the others."""
+
+    marker: int
+    support: float
+    supports: bool
+    needed: bool
+
+
+@dataclass
+class ClaimVerdict:
+    """One claim of an answer, its markers and whether what it cites supports it."""
+
+    text: str
+    markers: list[int]
+    support: float
+    supported: bool
+    citations: list[CitationVerdict] = field(default_factory=list)
+
+
+@dataclass
+class AnswerScore:
+    """The verdicts of one answer and its own scores (None where nothing was there to score)."""
+
+    claims: list[ClaimVerdict]
+    faithfulness: float | None
+    citation_recall: float | None
+    citation_precision: float | None
+
+    def to_dict(self) -> dict:
+        """Return the JSON-ready form."""
+        return asdict(self)
+
+
+def is_refusal(answer: str) -> bool:
+    """Return True when the answer has no text or only declines to answer."""
+    text = answer.strip()
+    return not text or (bool(_REFUSAL.search(text)) and not re.search(r"\[\d", text))
+
+
+def score_answer(answer: str, passages: dict[int, str], *, judge: Judge) -> AnswerScore:
+    """Return the verdicts of an answer whose [n] markers refer to `passages` (marker -> text)."""
+    claims = [(claim, list(markers)) for sentence, markers in parse_markers(answer)
+              for claim in judge.claims(sentence) if claim.strip()]
+    if not claims:
+        return AnswerScore(claims=[], faithfulness=None, citation_recall=None, citation_precision=None)
+    everything = list(passages.values())
+    pairs: list[tuple[str, list[str]]] = []
+    plans = []
+    for claim, markers in claims:
+        cited = [passages[m] for m in markers if m in passages]
+        group = len(pairs)
+        pairs.append((claim, cited if markers else everything))
+        alone = {}
+        for m in markers:
+            alone[m] = len(pairs)
+            pairs.append((claim, [passages[m]] if m in passages else []))
+        without = {}
+        if len(markers) > 1:
+            for m in markers:
+                without[m] = len(pairs)
+                pairs.append((claim, [passages[o] for o in markers if o != m and o in passages]))
+        plans.append((claim, markers, group, alone, without))
+    scores = judge.support_many(pairs)
+    verdicts = [_verdict(plan, scores, judge.threshold) for plan in plans]
+    return _answer_score(verdicts)
+
+
+def _verdict(plan: tuple, scores: list[float], threshold: float) -> ClaimVerdict:
+    claim, markers, group, alone, without = plan
+    support = scores[group]
+    supported = support >= threshold
+    citations = []
+    for m in markers:
+        alone_support = scores[alone[m]]
+        supports = alone_support >= threshold
+        if len(markers) > 1:
+            needed = supported and scores[without[m]] < threshold
+        else:
+            needed = supported
+        citations.append(CitationVerdict(marker=m, support=alone_support, supports=supports, needed=needed))
+    return ClaimVerdict(text=claim, markers=markers, support=support, supported=supported, citations=citations)
+
+
+def _answer_score(verdicts: list[ClaimVerdict]) -> AnswerScore:
+    faithful = sum(v.supported for v in verdicts) / len(verdicts)
+    recall = sum(v.supported and bool(v.markers) for v in verdicts) / len(verdicts)
+    cited = [c for v in verdicts for c in v.citations]
+    precise = sum(1 for v in verdicts for c in v.citations if v.supported and (c.supports or c.needed))
+    precision = precise / len(cited) if cited else None
+    return AnswerScore(claims=verdicts, faithfulness=faithful, citation_recall=recall, citation_precision=precision)

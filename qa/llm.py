@@ -1,0 +1,95 @@
+"""The chat-model client: any OpenAI-compatible endpoint through LlamaIndex's OpenAILike, with its
+failures translated into one-line LLMErrors. The only module that talks to an LLM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import openai
+from llama_index.core.llms import ChatMessage
+from llama_index.llms.openai_like import OpenAILike
+
+from qa.config import Settings
+from qa.errors import ConfigError, LLMError
+
+
+class ChatModel:
+    """A chat model at an OpenAI-compatible endpoint."""
+
+    def __init__(self, *, base_url: str, model: str, api_key: str, timeout: float) -> None:
+        self.endpoint = base_url
+        self._timeout = timeout
+        self._llm = OpenAILike(
+            model=model,
+            api_base=base_url,
+            api_key=api_key or "unused",  # local servers ignore it, the client requires one
+            is_chat_model=True,
+            timeout=timeout,
+            max_retries=1,
+            temperature=0.0,  # replies are checked against passages; keep them reproducible
+        )
+
+    def chat(self, messages: list[ChatMessage]) -> str:
+        """Return the model's reply text; raise LLMError with a one-line reason when the call fails."""
+        try:
+            response = self._llm.chat(messages)
+        except openai.APITimeoutError:
+            raise LLMError(f"LLM endpoint {self.endpoint} timed out after {self._timeout:g}s") from None
+        except openai.APIConnectionError as exc:
+            reason = one_line(str(exc.__cause__ or exc))
+            raise LLMError(f"LLM endpoint {self.endpoint} could not be reached: {reason}") from None
+        except openai.APIStatusError as exc:
+            raise LLMError(
+                f"LLM endpoint {self.endpoint} answered HTTP {exc.status_code}: {_status_reason(exc)}"
+            ) from None
+        except openai.OpenAIError as exc:
+            raise LLMError(f"LLM endpoint {self.endpoint} failed: {one_line(str(exc))}") from None
+        return response.message.content or ""
+
+
+def answerer_model(settings: Settings) -> ChatModel:
+    """Return the answering model (QA_LLM_BASE_URL, QA_LLM_MODEL, QA_LLM_API_KEY, QA_LLM_TIMEOUT)."""
+    if not settings.llm_base_url:
+        raise ConfigError("QA_LLM_BASE_URL: required by the LLM answerer")
+    if not settings.llm_model:
+        raise ConfigError("QA_LLM_MODEL: required by the LLM answerer")
+    return ChatModel(base_url=settings.llm_base_url, model=settings.llm_model, api_key=settings.llm_api_key,
+                     timeout=settings.llm_timeout)
+
+
+def judge_model(settings: Settings) -> ChatModel:
+    """Return the judging model: QA_JUDGE_BASE_URL/MODEL/API_KEY, each defaulting to its QA_LLM_ one."""
+    base_url = settings.judge_base_url or settings.llm_base_url
+    model = settings.judge_model or settings.llm_model
+    if not base_url:
+        raise ConfigError("QA_JUDGE_BASE_URL (or QA_LLM_BASE_URL): required by the LLM judge")
+    if not model:
+        raise ConfigError("QA_JUDGE_MODEL (or QA_LLM_MODEL): required by the LLM judge")
+    api_key = settings.judge_api_key or (settings.llm_api_key if not settings.judge_base_url else "")
+    return ChatModel(base_url=base_url, model=model, api_key=api_key, timeout=settings.llm_timeout)
+
+
+def read_template(path: Path) -> str:
+    """Return a prompt template's text; raise ConfigError naming the file when it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"QA_PROMPTS_DIR: cannot read {path}: {exc.strerror}") from None
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """Return text on one line, cut to `limit` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _status_reason(exc: openai.APIStatusError) -> str:
+    """Return the server's own error message when the body carries one (OpenAI or FastAPI shape)."""
+    body = exc.body
+    if isinstance(body, dict):
+        error = body.get("error", body.get("detail"))
+        if isinstance(error, dict):
+            error = error.get("message")
+        if isinstance(error, str) and error:
+            return one_line(error)
+    return one_line(exc.message)
