@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from cli_runner import env_for, reuse_model, run
+from fake_llm import FAKE_MODEL, running_fake_llm
 from live_server import serving
 
 from qa.errors import BadRequest
@@ -234,6 +235,43 @@ def test_eval_diff_of_a_folder_without_a_report_names_it(tmp_path: Path) -> None
     result = run(["eval", "diff", str(tmp_path), str(tmp_path)], {})
     assert result.exit_code == 1
     assert str(tmp_path) in result.output
+
+
+# the LLM judge ------------------------------------------------------------------------------------------
+
+def judge_script(messages: list[dict]) -> str:
+    """Split "A and B." into two claims; call a claim supported when its passages hold its last word."""
+    prompt = messages[-1]["content"]
+    if prompt.startswith("Split the sentence"):
+        sentence = prompt.rsplit("Sentence: ", 1)[1].strip().rstrip(".")
+        return "\n".join(f"- {part.strip()}." for part in sentence.split(" and "))
+    claim = prompt.split("Claim: ", 1)[1].split("\n", 1)[0].strip().rstrip(".")
+    passages = prompt.split("Passages:", 1)[1].split("Claim: ", 1)[0]
+    return "SUPPORTED" if claim.split()[-1] in passages else "NOT_SUPPORTED"
+
+
+def test_the_llm_judge_splits_claims_and_verifies_each_through_the_endpoint(tmp_path: Path) -> None:
+    answers = write_lines(tmp_path / "answers.jsonl", [{
+        "id": "q1", "question": "What happened?", "contexts": ["Miller spoke in Washington."],
+        "answer": "Miller spoke in Washington and Macron visited Berlin [1]."}])
+    with running_fake_llm(judge_script) as llm:
+        env = {"QA_JUDGE_BASE_URL": llm.base_url, "QA_JUDGE_MODEL": FAKE_MODEL}
+        result = run(["eval", "score", "--answers", str(answers), "--out", str(tmp_path / "out"), "--judge", "llm"], env)
+    assert result.exit_code == 0, result.output
+    item = json.loads((tmp_path / "out" / "report.json").read_text())["items"][0]
+    assert [(c["text"], c["supported"]) for c in item["claims"]] == [
+        ("Miller spoke in Washington.", True), ("Macron visited Berlin.", False)]
+    assert item["faithfulness"] == 0.5
+    assert any("[1] Miller spoke in Washington." in r["messages"][-1]["content"] for r in llm.requests)
+    assert all(r["model"] == FAKE_MODEL for r in llm.requests)
+
+
+def test_the_llm_judge_without_an_endpoint_says_which_setting_is_missing(tmp_path: Path) -> None:
+    answers = write_lines(tmp_path / "answers.jsonl", [{"id": "q1", "question": "Q?", "answer": "A [1].",
+                                                        "contexts": ["A."]}])
+    result = run(["eval", "score", "--answers", str(answers), "--out", str(tmp_path), "--judge", "llm"], {})
+    assert result.exit_code == 1
+    assert result.output == "error: QA_JUDGE_BASE_URL (or QA_LLM_BASE_URL): required by the LLM judge\n"
 
 
 # SQuAD ---------------------------------------------------------------------------------------------------

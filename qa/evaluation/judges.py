@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from llama_index.core.llms import ChatMessage, MessageRole
 
 from qa.config import Settings
 from qa.errors import ConfigError
-from qa.evaluation.verifier import SupportVerifier
 from qa.llm import judge_model, read_template
+
+if TYPE_CHECKING:
+    from qa.evaluation.verifier import SupportVerifier
 
 CLAIMS_TEMPLATE = "judge_claims.txt"
 VERIFY_TEMPLATE = "judge_verify.txt"
@@ -74,6 +77,8 @@ class LLMJudge:
 def build_judge(name: str, *, settings: Settings, embedder=None) -> OfflineJudge | LLMJudge:
     """Return the judge called `name`: "offline" (needs the embedder) or "llm" (needs QA_LLM_*)."""
     if name == "offline":
+        from qa.evaluation.verifier import SupportVerifier  # loads the fitted weights
+
         return OfflineJudge(SupportVerifier(embedder))
     if name == "llm":
         return LLMJudge(settings)
