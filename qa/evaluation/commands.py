@@ -131,8 +131,9 @@ def squad(data: Path, out: Path, sample: int, seed: int) -> None:
 
     articles, questions = convert_squad(data, out, sample=sample, seed=seed)
     click.echo(f"wrote {articles} articles to {out / 'corpus'} and {questions} questions to {out / 'dataset.jsonl'}")
-    click.echo(f"next: QA_COLLECTION=squad qa ingest {out / 'corpus'} && "
-               f"QA_COLLECTION=squad qa eval run --dataset {out / 'dataset.jsonl'} --out {out / 'run'}")
+    data = out / "data"
+    click.echo(f"next: QA_DATA_DIR={data} qa ingest {out / 'corpus'} && "
+               f"QA_DATA_DIR={data} qa eval run --dataset {out / 'dataset.jsonl'} --out {out / 'run'}")
 
 
 def _judge(app, name: str):
