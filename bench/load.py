@@ -4,6 +4,7 @@ Concurrent clients send the seed set's stand-alone answerable questions to POST 
 in-process answer time is measured in the same run.
 
     python bench/load.py [--clients 1,4,16] [--seconds 30] [--warmup 3] [--rounds 3] [--client http1|httpx]
+                         [--workers N]
                          [--corpus corpus] [--dataset eval/datasets/seed.jsonl] [--out bench/results/load.json]
 
 The corpus is ingested twice into a temporary folder: once here (the in-process pipeline) and once
@@ -152,7 +153,8 @@ class InProcess:
 class Server:
     """`qa serve` as a child process on a loopback port, with its own data folder."""
 
-    def __init__(self, *, workdir: Path, corpus: Path) -> None:
+    def __init__(self, *, workdir: Path, corpus: Path, workers: int = 1) -> None:
+        self.workers = workers
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.log_path = workdir / "server.log"
@@ -168,7 +170,8 @@ class Server:
             raise RuntimeError(f"qa ingest exited with status {done.returncode}: {done.stderr.strip()[-500:]}")
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-c", QA_MAIN, "serve", "--host", HOST, "--port", str(self.port)],
+                [sys.executable, "-c", QA_MAIN, "serve", "--host", HOST, "--port", str(self.port),
+                 "--workers", str(self.workers)],
                 env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.wait_ready()
 
@@ -364,6 +367,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="in-process passes over the questions, before and after")
     parser.add_argument("--client", choices=sorted(CLIENTS), default="http1",
                         help="http1: a minimal keep-alive client (bench/http1.py); httpx: a general-purpose one")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (qa serve --workers)")
     parser.add_argument("--timeout", type=float, default=30.0, help="per-request timeout in seconds")
     parser.add_argument("--max-requests", type=int, default=100_000, help="cap on counted requests per level")
     parser.add_argument("--corpus", type=Path, default=ROOT / "corpus")
@@ -382,7 +386,7 @@ def measure(args: argparse.Namespace, workdir: Path, settings: Settings, questio
     reference = {q: answer_key(pipeline.answer(q)) for q in questions}  # also the in-process warm-up round
     if settings.llm_base_url:
         reference = {}  # an LLM's answers need not repeat word for word
-    server = Server(workdir=workdir, corpus=args.corpus)
+    server = Server(workdir=workdir, corpus=args.corpus, workers=args.workers)
     try:
         server.start()
         print(f"qa serve ready at {server.url} (pid {server.process.pid})", file=sys.stderr)
@@ -409,7 +413,7 @@ def measure(args: argparse.Namespace, workdir: Path, settings: Settings, questio
 def run(args: argparse.Namespace, workdir: Path) -> int:
     questions = load_questions(args.dataset)
     settings = get_settings(data_dir=workdir / "bench-data")
-    print(f"{len(questions)} questions, {args.client} client; ingesting {args.corpus} in-process and for the server...", file=sys.stderr)
+    print(f"{len(questions)} questions, {args.client} client, {args.workers} server process(es); ingesting {args.corpus} in-process and for the server...", file=sys.stderr)
     figures = measure(args, workdir, settings, questions)
     ratios = ratio_figures(figures["inprocess"], figures["levels"])
     print_table(figures["inprocess"], figures["levels"], ratios)
@@ -418,7 +422,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
     failed = sum(r["errors"] + r["mismatches"] for r in figures["levels"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
-        "questions": len(questions), "client": args.client, "seconds": args.seconds, "warmup": args.warmup,
+        "questions": len(questions), "client": args.client, "workers": args.workers, "seconds": args.seconds, "warmup": args.warmup,
         "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "answerer": "llm" if settings.llm_base_url else "extractive",
         **figures, "ratios": ratios, "failed_requests": failed,

@@ -186,8 +186,10 @@ def status(app: App, as_json: bool) -> None:
 @cli.command(help="Serve the HTTP API (and the chat page at /) with uvicorn; models load in the background.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Server processes; each loads the model and answers on its own (one per core).")
 @click.pass_obj
-def serve(app: App, host: str, port: int) -> None:
+def serve(app: App, host: str, port: int, workers: int) -> None:
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
@@ -196,7 +198,11 @@ def serve(app: App, host: str, port: int) -> None:
     # uvicorn's handlers also print the app's own lines ("ready: N chunks indexed", "not ready: ...")
     loggers = {**LOGGING_CONFIG["loggers"], "qa": {"handlers": ["default"], "level": "INFO"}}
     log_config = {**LOGGING_CONFIG, "loggers": loggers}
-    uvicorn.run(create_app(app.settings), host=host, port=port, log_config=log_config)
+    if workers == 1:
+        uvicorn.run(create_app(app.settings), host=host, port=port, log_config=log_config)
+    else:  # each worker process builds the app from the same QA_* environment
+        uvicorn.run("qa.api.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                    log_config=log_config)
 
 
 def render_answer(answer) -> str:

@@ -1,4 +1,4 @@
-"""The API in a real `qa serve` process on a loopback port, over the seed corpus on the Chroma server,
+"""The API in a real `qa serve` (two worker processes) on a loopback port, over the seed corpus on the Chroma server,
 through the official `openai` client (unchanged, streaming included) and plain httpx."""
 
 from __future__ import annotations
@@ -47,14 +47,15 @@ def qa_executable() -> str:
 
 @pytest.fixture(scope="module")
 def server(ingested_server: Ingested, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """Yield a `qa serve` process over the ingested Chroma collection, requiring KEY; stopped at the end."""
+    """Yield `qa serve --workers 2` over the ingested Chroma collection, requiring KEY; stopped at the end.
+    Two processes, as the API is stateless: any of them may answer any turn of a conversation."""
     settings = ingested_server.settings
     port = free_port()
     log_path = tmp_path_factory.mktemp("qa-serve") / "serve.log"
     env = {**os.environ, "QA_CHROMA_URL": settings.chroma_url, "QA_COLLECTION": settings.collection,
            "QA_DATA_DIR": str(settings.data_dir), "QA_API_KEY": KEY}
     with log_path.open("wb") as log:
-        process = subprocess.Popen([qa_executable(), "serve", "--port", str(port)], stdout=log,
+        process = subprocess.Popen([qa_executable(), "serve", "--port", str(port), "--workers", "2"], stdout=log,
                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
     try:
         url = f"http://127.0.0.1:{port}"

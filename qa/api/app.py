@@ -22,7 +22,7 @@ from qa.api.runtime import RETRY_SECONDS, Components, Runtime
 from qa.api.schemas import AskBody, ChatBody, CompletionBody, Options
 from qa.api.streams import SSE_HEADERS, aiter_events, chat_events
 from qa.chat import answer_conversation
-from qa.config import Settings
+from qa.config import Settings, get_settings
 from qa.errors import ArticleNotFound
 from qa.models import Answer, Article
 
@@ -59,6 +59,11 @@ def create_app(settings: Settings, *, components: Components | None = None) -> F
     if STATIC_DIR.is_dir():  # after the routes: the mount at / takes whatever they do not
         app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """Return the app for the settings of the QA_* environment (what `qa serve --workers N` runs)."""
+    return create_app(get_settings())
 
 
 # dependencies --------------------------------------------------------------------------------------
