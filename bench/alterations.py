@@ -1,0 +1,112 @@
+"""Does the support verifier score a faithful claim above the same claim with one fact changed?
+
+    python bench/alterations.py [--squad ../shared/data/squad-dev-v1.1.json] [--corpus corpus]
+                                [--claims 400] [--seed 0] [--out bench/results/alterations.json]
+
+Faithful claims: the answer-bearing sentences of --claims sampled SQuAD v1.1 dev paragraphs (the
+paragraph is the source) and every sentence of the seed corpus (its article's paragraphs are the
+source). qa.evaluation.alterations changes exactly one name, number, date or verb polarity in each.
+Reports, per kind and source and overall, the share of pairs where support(faithful) >
+support(altered) (ties count as failures), next to the same share for the two validation baselines,
+and the share of altered claims the verifier rejects outright (support below its threshold). Prints a
+table and writes JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa.config import get_settings  # noqa: E402
+from qa.corpus import load_corpus  # noqa: E402
+from qa.embedding import build_embedder  # noqa: E402
+from qa.evaluation.alterations import KINDS, Alteration, build_alterations, corpus_claims, squad_claims  # noqa: E402
+from qa.evaluation.validation import Example, cosine_scores, overlap_scores  # noqa: E402
+from qa.evaluation.verifier import SupportVerifier  # noqa: E402
+
+DEFAULT_SQUAD = ROOT.parent / "shared" / "data" / "squad-dev-v1.1.json"
+SCORERS = ("verifier", "overlap", "minilm_cosine")
+
+
+def score_pairs(pairs: Sequence[Alteration], *, verifier: SupportVerifier,
+                embedder) -> dict[str, list[tuple[float, float]]]:
+    """Return per scorer the (faithful, altered) scores of every pair, the verifier in one batch."""
+    faithful = {(p.faithful, p.passages): None for p in pairs}
+    texts = list(faithful) + [(p.altered, p.passages) for p in pairs]
+    examples = [Example(set="alterations", split="test", claim=c, passages=s, label=1) for c, s in texts]
+    raw = {
+        "verifier": verifier.support_many(texts),
+        "overlap": overlap_scores(examples),
+        "minilm_cosine": cosine_scores(examples, embedder=embedder),
+    }
+    index = {key: i for i, key in enumerate(faithful)}
+    offset = len(faithful)
+    return {name: [(values[index[(p.faithful, p.passages)]], values[offset + i]) for i, p in enumerate(pairs)]
+            for name, values in raw.items()}
+
+
+def summarise(pairs: Sequence[Alteration], origins: Sequence[str], scores: dict, *, threshold: float) -> dict:
+    """Return n, the share faithful > altered per scorer and the share of altered claims below the
+    verifier's threshold, overall, per kind and per source."""
+    groups = {"overall": list(range(len(pairs)))}
+    groups.update({f"kind:{k}": [i for i, p in enumerate(pairs) if p.kind == k] for k in KINDS})
+    groups.update({f"source:{o}": [i for i, x in enumerate(origins) if x == o] for o in dict.fromkeys(origins)})
+    rejected = scores["verifier"]
+    return {
+        name: {"n": len(members), **{s: _share(scores[s], members) for s in SCORERS},
+               "altered_rejected": sum(rejected[i][1] < threshold for i in members) / len(members) if members else None}
+        for name, members in groups.items()
+    }
+
+
+def _share(values: list[tuple[float, float]], members: list[int]) -> float | None:
+    if not members:
+        return None
+    return sum(values[i][0] > values[i][1] for i in members) / len(members)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
+    parser.add_argument("--corpus", type=Path, default=ROOT / "corpus")
+    parser.add_argument("--claims", type=int, default=400, help="SQuAD answer sentences to alter")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "alterations.json")
+    args = parser.parse_args()
+    started = time.monotonic()
+    rng = random.Random(args.seed)
+    squad = json.loads(args.squad.read_text(encoding="utf-8"))
+    squad_pairs = build_alterations(squad_claims(squad, limit=args.claims, rng=rng), rng=rng)
+    articles, _ = load_corpus(args.corpus)
+    corpus_pairs = build_alterations(corpus_claims(articles), rng=rng)
+    pairs = squad_pairs + corpus_pairs
+    origins = ["squad"] * len(squad_pairs) + ["seed corpus"] * len(corpus_pairs)
+    embedder = build_embedder(get_settings())
+    verifier = SupportVerifier(embedder)
+    scores = score_pairs(pairs, verifier=verifier, embedder=embedder)
+    summary = summarise(pairs, origins, scores, threshold=verifier.threshold)
+    seconds = time.monotonic() - started
+    columns = (*SCORERS, "altered_rejected")
+    print(f"{'group':<20} {'n':>5}  " + "  ".join(f"{s:>16}" for s in columns))
+    for name, row in summary.items():
+        cells = "  ".join(f"{row[s]:>16.3f}" if row[s] is not None else f"{'-':>16}" for s in columns)
+        print(f"{name:<20} {row['n']:>5}  {cells}")
+    print(f"share of pairs with support(faithful) > support(altered); altered_rejected: share of altered "
+          f"claims with verifier support below its threshold {verifier.threshold}; {seconds:.0f} s")
+    examples = [{"kind": p.kind, "faithful": p.faithful, "altered": p.altered,
+                 "verifier": list(scores["verifier"][i])} for i, p in enumerate(pairs)]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"summary": summary, "seconds": round(seconds, 1), "seed": args.seed,
+                                    "claims": args.claims, "pairs": examples}, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
