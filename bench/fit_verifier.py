@@ -5,19 +5,14 @@
 
 Two logistic regressions over qa.evaluation.features.FEATURES (standardised, L2 with inverse strength
 --c, classes weighted to balance): "claim" on ExpertQA dev (single-sentence claims with cited
-evidence) and "summary" on FRANK CNN/DM dev (multi-sentence news summaries). The claim model uses only
-the SELECTED few features (the others keep weight 0): forward selection by grouped, repeated dev
-cross-validation chose them, and all 20 (13 distinct for one sentence) on 727 rows fitted dev noise
-(dev CV AUC 0.668 with all, 0.679 with three). Weights are sign-
+evidence) and "summary" on FRANK CNN/DM dev (multi-sentence news summaries). Weights are sign-
 constrained (L-BFGS-B with bounds): every alignment feature may only raise support and every novelty
 or mismatch feature only lower it, so the fitted scorer is monotone and a collinear feature cannot
 pick up a backwards weight (unconstrained, ExpertQA gave novel numbers a positive weight). Each model's threshold
 maximising balanced accuracy on its 5-fold out-of-fold dev predictions is folded into its intercept,
 so 0.5 is the decision threshold of both. Dev figures are 5 x repeated 5-fold cross-validation: ROC-AUC
 and balanced accuracy at 0.5 after the same threshold folding done inside each training fold (nested),
-next to the two baselines. Every fold, outer and inner, is grouped so that no ExpertQA question and no
-FRANK article straddles training and held-out rows, as dev and test are split. The test splits are
-never read here; qa.evaluation.validation reports them.
+next to the two baselines. The test splits are never read here; qa.evaluation.validation reports them.
 
 --cache keeps the embeddings in a pickle between runs (the model then only embeds new texts).
 Prints a table and writes the weights; the figures also go to bench/results/fit_verifier.json.
@@ -34,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.optimize import minimize
-from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +39,7 @@ from qa.config import get_settings  # noqa: E402
 from qa.embedding import build_embedder  # noqa: E402
 from qa.evaluation.features import CLAIM_FEATURES, FEATURES  # noqa: E402
 from qa.evaluation.validation import (  # noqa: E402
-    FILES, balanced_accuracy, cosine_scores, load_examples, overlap_scores, roc_auc, tune_threshold,
+    balanced_accuracy, cosine_scores, load_examples, overlap_scores, roc_auc, tune_threshold,
 )
 from qa.evaluation.verifier import WEIGHTS_PATH, extract_features  # noqa: E402
 
@@ -53,15 +48,7 @@ TRAINING = {"claim": "expertqa", "summary": "frank_cnndm"}  # kind -> the dev se
 REPEATS, FOLDS = 5, 5
 LOWERING = {"novel_terms", "novel_numbers", "novel_entities", "negation_mismatch", "hedge_dropped"}
 FREE = set(CLAIM_FEATURES) - LOWERING  # claim length: no prior on its direction
-# chosen by forward selection on ExpertQA dev (grouped 5 x 5-fold CV AUC: cos_win 0.653, + fragment
-# density 0.674, + claim length 0.682; no fourth feature added 0.001); min_ and mean_ are equal for one sentence
-SELECTED = {"claim": ("mean_cos_win", "mean_fragment_density", "log_claim_terms"), "summary": FEATURES}
-
-
-def feature_bounds(kind: str) -> list[tuple[float | None, float | None]]:
-    """Return the weight bounds of the `kind` model: by sign, and 0 for features it does not use."""
-    return [(0.0, 0.0) if f not in SELECTED[kind] else (None, 0.0) if f in LOWERING
-            else (None, None) if f in FREE else (0.0, None) for f in FEATURES]
+BOUNDS = [(None, 0.0) if f in LOWERING else (None, None) if f in FREE else (0.0, None) for f in FEATURES]
 
 
 class CachedEmbedder:
@@ -83,15 +70,15 @@ class CachedEmbedder:
         return [self.vectors[t] for t in texts]
 
 
-def fit_model(x: np.ndarray, y: np.ndarray, groups: np.ndarray, *, kind: str, c: float, seed: int) -> dict:
+def fit_model(x: np.ndarray, y: np.ndarray, *, c: float, seed: int) -> dict:
     """Return the constrained logistic regression, Platt-scaled and with its dev-tuned threshold folded
-    into the intercept, both learnt from FOLDS-fold out-of-fold logits (folds grouped by `groups`)."""
+    into the intercept, both learnt from FOLDS-fold out-of-fold logits."""
     logits = np.zeros(len(y))
-    for train, held in _folds(y, groups, seed=seed):
-        logits[held] = _logits(_fit(x[train], y[train], kind=kind, c=c), x[held])
+    for train, held in StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(x, y):
+        logits[held] = _logits(_fit(x[train], y[train], c=c), x[held])
     slope, offset = _platt(logits, y)
     cut = tune_threshold(y, slope * logits + offset)  # a logit: supported when at or above it
-    model = _fit(x, y, kind=kind, c=c)
+    model = _fit(x, y, c=c)
     model["coef"] = [slope * w for w in model["coef"]]
     model["intercept"] = slope * model["intercept"] + offset - cut
     model.update(platt=[slope, offset], folded_threshold=float(1.0 / (1.0 + np.exp(-cut))))
@@ -120,50 +107,33 @@ def _platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(result.x[0]), float(result.x[1])
 
 
-def cross_validate(x: np.ndarray, y: np.ndarray, groups: np.ndarray, *, kind: str, c: float, seed: int) -> dict:
+def cross_validate(x: np.ndarray, y: np.ndarray, *, c: float, seed: int) -> dict:
     """Return mean and spread of nested-CV ROC-AUC and balanced accuracy at 0.5 over REPEATS repeats."""
     aucs, baccs = [], []
     for repeat in range(REPEATS):
         scores = np.zeros(len(y))
-        for train, held in _folds(y, groups, seed=seed + repeat):
-            scores[held] = apply(fit_model(x[train], y[train], groups[train], kind=kind, c=c, seed=seed), x[held])
+        for train, held in StratifiedKFold(FOLDS, shuffle=True, random_state=seed + repeat).split(x, y):
+            scores[held] = apply(fit_model(x[train], y[train], c=c, seed=seed), x[held])
         aucs.append(roc_auc(y, scores))
         baccs.append(balanced_accuracy(y, scores >= 0.5))
     return {"roc_auc": float(np.mean(aucs)), "roc_auc_sd": float(np.std(aucs)),
             "balanced_accuracy": float(np.mean(baccs)), "balanced_accuracy_sd": float(np.std(baccs))}
 
 
-def baseline_cv(y: np.ndarray, scores: list[float], groups: np.ndarray, *, seed: int) -> dict:
+def baseline_cv(y: np.ndarray, scores: list[float], *, seed: int) -> dict:
     """Return a baseline's dev AUC and its balanced accuracy with the threshold tuned on the other folds."""
     s = np.asarray(scores)
     baccs = []
     for repeat in range(REPEATS):
         predicted = np.zeros(len(y), dtype=bool)
-        for train, held in _folds(y, groups, seed=seed + repeat):
+        for train, held in StratifiedKFold(FOLDS, shuffle=True, random_state=seed + repeat).split(s, y):
             predicted[held] = s[held] >= tune_threshold(y[train], s[train])
         baccs.append(balanced_accuracy(y, predicted))
     return {"roc_auc": roc_auc(y, s), "balanced_accuracy": float(np.mean(baccs))}
 
 
-def _folds(y: np.ndarray, groups: np.ndarray, *, seed: int):
-    """Return FOLDS stratified (train, held) index splits that never divide a group."""
-    return StratifiedGroupKFold(FOLDS, shuffle=True, random_state=seed).split(y, y, groups)
-
-
-def example_groups(data_dir: Path) -> list[str]:
-    """Return, for each example of load_examples(data_dir), what dev and test are split by: the
-    ExpertQA question or the FRANK article."""
-    groups = []
-    for name in FILES:
-        for line in (data_dir / name).read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                record = json.loads(line)
-                groups.append(record.get("question", record.get("source", "")))
-    return groups
-
-
-def _fit(x: np.ndarray, y: np.ndarray, *, kind: str, c: float) -> dict:
-    """Return a standardised, class-balanced, L2 logistic regression with feature_bounds(kind) on its weights."""
+def _fit(x: np.ndarray, y: np.ndarray, *, c: float) -> dict:
+    """Return a standardised, class-balanced, L2 logistic regression with BOUNDS on the weight signs."""
     scaler = StandardScaler().fit(x)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
     z = np.hstack([(x - scaler.mean_) / scale, np.ones((len(y), 1))])
@@ -178,7 +148,7 @@ def _fit(x: np.ndarray, y: np.ndarray, *, kind: str, c: float) -> dict:
         return loss, grad
 
     result = minimize(objective, np.zeros(z.shape[1]), jac=True, method="L-BFGS-B",
-                      bounds=[*feature_bounds(kind), (None, None)], options={"maxiter": 10000, "gtol": 1e-8})
+                      bounds=[*BOUNDS, (None, None)], options={"maxiter": 10000, "gtol": 1e-8})
     return {"mean": scaler.mean_.tolist(), "scale": scale.tolist(), "coef": result.x[:-1].tolist(),
             "intercept": float(result.x[-1])}
 
@@ -192,9 +162,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=WEIGHTS_PATH)
     args = parser.parse_args()
     started = time.monotonic()
-    every = load_examples(args.data)
-    dev = [e for e in every if e.split == "dev"]
-    group_of = dict(zip(every, example_groups(args.data)))
+    dev = [e for e in load_examples(args.data) if e.split == "dev"]
     embedder = CachedEmbedder(build_embedder(get_settings()), args.cache)
     models, figures = {}, {}
     for kind, name in TRAINING.items():
@@ -202,16 +170,14 @@ def main() -> None:
         x, kinds = extract_features([(e.claim, e.passages) for e in examples], embedder=embedder)
         keep = [i for i, k in enumerate(kinds) if k == kind]  # the rows this model will serve
         x, y = x[keep], np.array([examples[i].label for i in keep])
-        groups = np.unique([group_of[examples[i]] for i in keep], return_inverse=True)[1]
-        models[kind] = fit_model(x, y, groups, kind=kind, c=args.c, seed=args.seed)
-        models[kind].update(trained_on=f"{name} dev, {kind} rows", n=len(y), positives=int(y.sum()),
-                            uses=list(SELECTED[kind]))
+        models[kind] = fit_model(x, y, c=args.c, seed=args.seed)
+        models[kind].update(trained_on=f"{name} dev, {kind} rows", n=len(y), positives=int(y.sum()))
         kept = [examples[i] for i in keep]
         figures[name] = {
             "n": len(y), "positive_share": float(y.mean()),
-            "verifier": cross_validate(x, y, groups, kind=kind, c=args.c, seed=args.seed),
-            "overlap": baseline_cv(y, overlap_scores(kept), groups, seed=args.seed),
-            "minilm_cosine": baseline_cv(y, cosine_scores(kept, embedder=embedder), groups, seed=args.seed),
+            "verifier": cross_validate(x, y, c=args.c, seed=args.seed),
+            "overlap": baseline_cv(y, overlap_scores(kept), seed=args.seed),
+            "minilm_cosine": baseline_cv(y, cosine_scores(kept, embedder=embedder), seed=args.seed),
         }
     weights = {
         "features": list(FEATURES), "models": models, "threshold": 0.5,

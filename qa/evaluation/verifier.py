@@ -4,22 +4,18 @@ No NLI model is available offline, so the verifier is a logistic regression over
 features of qa.evaluation.features (content-term and n-gram coverage of each claim sentence in its
 best source sentence or window, copied fragments, MiniLM cosine of claim sentence and window, novel
 names and numbers, negation and hedges). One model serves single-sentence claims, another
-multi-sentence summaries, because a summary fails when any one sentence fails. The claim model uses
-three of the features (best-window cosine, copied-fragment density, claim length; the rest weigh 0),
-chosen by grouped dev cross-validation because all of them overfitted the 727 dev claims. The
-weights, fitted on the dev splits of the human-labelled data by bench/fit_verifier.py, ship as
-verifier_weights.json; inference needs numpy and the embedder only. The weights are sign-constrained
-(alignment may only raise support, novelty and mismatches only lower it), so the score is monotone in
-the evidence.
+multi-sentence summaries, because a summary fails when any one sentence fails. The weights, fitted on
+the dev splits of the human-labelled data by bench/fit_verifier.py, ship as verifier_weights.json;
+inference needs numpy and the embedder only. The weights are sign-constrained (alignment may only
+raise support, novelty and mismatches only lower it), so the score is monotone in the evidence.
 
 A score is the probability of support under equal priors of supported and unsupported claims; each
 model's dev-tuned decision threshold is folded into its intercept, so one `threshold` serves both.
 
 Known limits (measured in bench/alterations.py and qa.evaluation.validation): one changed name,
-number, date or polarity lowers the score of a claim copied from its source through its cosine and
-copied fragments only, rarely below the threshold, because the human labels give those mismatches too
-little weight for the claim model to keep the novelty features; the summary model, fitted on
-CNN/DM, rewards copying and scores paraphrased summaries low.
+number, date or polarity always lowers the score of a claim copied from its source, but rarely below
+the threshold, because the human labels give those mismatches little weight; the summary model,
+fitted on CNN/DM, rewards copying and scores paraphrased summaries low.
 """
 
 from __future__ import annotations
