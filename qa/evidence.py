@@ -4,7 +4,6 @@ reranker and the extractive answerer; sentence embeddings are cached per paragra
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -13,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.models import Hit
-from qa.sentences import split_sentences
+from qa.sentences import paragraph_key, split_sentences
 from qa.terms import stem, terms
 
 
@@ -37,9 +36,11 @@ class SentenceScore:
 class EvidenceScorer:
     """Scores the sentences of retrieved paragraphs against a query."""
 
-    def __init__(self, embedder, idf: Callable[[str], float], *, cache_size: int = 20000) -> None:
+    def __init__(self, embedder, idf: Callable[[str], float], *, cache_size: int = 20000,
+                 stored: Callable[[list[str]], dict] | None = None) -> None:
         self.embedder = embedder
         self.idf = idf
+        self.stored = stored  # paragraph keys -> {key: (spans, vectors)} kept by ingest, if any
         self._cache: OrderedDict[str, tuple] = OrderedDict()
         self._cache_size = cache_size
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -77,9 +78,15 @@ class EvidenceScorer:
     def _sentences(self, hits: list[Hit]) -> list[tuple[list[tuple[int, int]], np.ndarray, list[set[str]]]]:
         """Return each hit's sentence spans, embeddings and term sets, computing what is not cached.
         Entries are taken and stored under the lock, so another thread's eviction cannot bite."""
-        keys = [_key(h) for h in hits]
+        keys = [paragraph_key(h.text) for h in hits]
         with self._lock:
             found = {k: self._cache[k] for k in keys if k in self._cache}
+        missing = [(k, h) for k, h in zip(keys, hits) if k not in found]
+        kept = self.stored([k for k, _ in missing]) if self.stored and missing else {}
+        for key, hit in missing:
+            if key in kept:
+                spans, vectors = kept[key]
+                found[key] = (spans, np.asarray(vectors), [set(terms(hit.text[a:b])) for a, b in spans])
         todo = [(k, h, split_sentences(h.text)) for k, h in zip(keys, hits) if k not in found]
         texts = [h.text[a:b] for _, h, spans in todo for a, b in spans]
         vectors = np.asarray(self.embedder.get_text_embedding_batch(texts)) if texts else np.zeros((0, 1))
@@ -104,7 +111,3 @@ def matches(term: str, present: set[str]) -> bool:
     if len(term) < 5:
         return False
     return any(len(p) >= 5 and (p.startswith(term) or term.startswith(p)) for p in present)
-
-
-def _key(hit: Hit) -> str:
-    return hashlib.blake2b(hit.text.encode("utf-8"), digest_size=12).hexdigest()

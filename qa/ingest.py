@@ -11,7 +11,8 @@ from llama_index.core.schema import MetadataMode
 from qa.chunking import budget_for_window, chunk_article
 from qa.errors import UnreadableFile
 from qa.models import Article
-from qa.store import Store, chunk_node
+from qa.sentences import paragraph_key, split_sentences
+from qa.store import Sentence, Store, chunk_node
 
 EMBED_GROUP = 256  # texts embedded per model call across articles
 
@@ -55,7 +56,7 @@ def ingest_articles(
     stored = store.article_hashes()
     budget = chunk_tokens or budget_for_window(getattr(embedder, "window", 256))
     wanted = {a.id for a in articles}
-    pending: list[tuple[Article, list, list[str]]] = []
+    pending: list[tuple[Article, list, list, list[str]]] = []
     for article in articles:
         previous = stored.get(article.id)
         if previous == article.content_hash:
@@ -65,10 +66,11 @@ def ingest_articles(
             continue
         chunks = chunk_article(article, max_tokens=budget)
         texts = [chunk_node(article, c).get_content(metadata_mode=MetadataMode.EMBED) for c in chunks]
-        pending.append((article, chunks, texts + [article.title]))
+        sentences = article_sentences(article)
+        pending.append((article, chunks, sentences, [*texts, article.title, *(t for _, t in sentences)]))
         (report.updated if previous is not None else report.added).append(article.id)
         report.chunks += len(chunks)
-        if sum(len(p[2]) for p in pending) >= EMBED_GROUP:
+        if sum(len(p[3]) for p in pending) >= EMBED_GROUP:
             _flush(pending, store=store, embedder=embedder, progress=progress)
     _flush(pending, store=store, embedder=embedder, progress=progress)
     if prune:
@@ -79,16 +81,26 @@ def ingest_articles(
     return report
 
 
+def article_sentences(article: Article) -> list[tuple[Sentence, str]]:
+    """Return every sentence of the article's paragraphs, addressed as the store keeps them, with its text."""
+    out = []
+    for number, text in enumerate(article.paragraphs, start=1):
+        key = paragraph_key(text)
+        out.extend(((key, number, start, end), text[start:end]) for start, end in split_sentences(text))
+    return out
+
+
 def _flush(pending: list, *, store: Store, embedder, progress: Callable[[int], None] | None) -> None:
     """Embed the texts of the pending articles in one batch, then write each article."""
     if not pending:
         return
-    vectors = embedder.get_text_embedding_batch([t for _, _, texts in pending for t in texts])
+    vectors = embedder.get_text_embedding_batch([t for *_, texts in pending for t in texts])
     offset = 0
-    for article, chunks, texts in pending:
+    for article, chunks, sentences, texts in pending:
         own = vectors[offset:offset + len(texts)]
         offset += len(texts)
-        store.put_article(article, chunks, embeddings=own[:-1], title_embedding=own[-1])
+        store.put_article(article, chunks, embeddings=own[:len(chunks)], title_embedding=own[len(chunks)],
+                          sentences=[s for s, _ in sentences], sentence_embeddings=own[len(chunks) + 1:])
         if progress:
             progress(1)
     pending.clear()

@@ -108,7 +108,7 @@ class Retriever:
         self._idf = {t: float(np.log(1 + (n_docs - doc_freq[i] + 0.5) / (doc_freq[i] + 0.5)))
                      for t, i in self._bm25.vocab_dict.items() if i < len(doc_freq)}
         self._unseen_idf = float(np.log(1 + (n_docs + 0.5) / 0.5))
-        self.evidence = EvidenceScorer(self.embedder, self.idf)
+        self.evidence = EvidenceScorer(self.embedder, self.idf, stored=self.store.get_sentences)
 
     def idf(self, term: str) -> float:
         """Return the BM25 inverse document frequency of a stemmed term (highest when unseen)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 # never end a sentence: they precede a name
@@ -19,6 +20,12 @@ _OPENERS = {
     "while", "however", "as", "some", "many", "most", "according",
 }
 _END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])")
+
+
+def paragraph_key(text: str) -> str:
+    """Return the key of a paragraph's sentence vectors: a hash of its text, so an edited paragraph
+    never meets the vectors of its old sentences."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:

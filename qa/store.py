@@ -1,10 +1,13 @@
 """Chroma, embedded or client/server; the only module that imports chromadb.
 
-Two collections per store:
+Three collections per store:
 - `{name}_chunks`: one record per chunk, written and queried through LlamaIndex's ChromaVectorStore;
   each record's `document_id` is its article id, so an article's chunks are deleted in one call.
 - `{name}_articles`: one record per article (title embedding, numbered paragraphs as the document,
   content hash in the metadata), the source of truth for `qa show` and for incremental ingest.
+- `{name}_sentences`: one record per sentence of every paragraph (its embedding; the paragraph's key,
+  see qa.sentences.paragraph_key, and the sentence's offsets in the metadata), so answering ranks
+  sentences without embedding them again in every process.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from qa.chunking import chunk_header
 from qa.config import Settings
 from qa.errors import ArticleNotFound, ConfigError, StoreUnavailable
 from qa.models import Article, Chunk
+
+Sentence = tuple[str, int, int, int]  # paragraph key, paragraph number, start, end
 
 PAGE = 1000
 _EMBED_KEYS = ("header",)
@@ -65,6 +70,9 @@ class Store:
             self._articles = client.get_or_create_collection(
                 f"{name}_articles", metadata=meta, embedding_function=None
             )
+            self._sentences = client.get_or_create_collection(
+                f"{name}_sentences", metadata=meta, embedding_function=None
+            )
         except Exception as exc:
             raise StoreUnavailable(f"cannot open collection {name!r}: {_first_line(exc)}") from None
         built_with = (self._chunks.metadata or {}).get("embed_model")
@@ -77,8 +85,10 @@ class Store:
 
     # reads -----------------------------------------------------------------------------------
     def article_hashes(self) -> dict[str, str]:
-        """Return {article_id: content hash} of every stored article."""
-        return {rid: meta.get("hash", "") for rid, meta in self._page(self._articles, ["metadatas"])}
+        """Return {article_id: content hash} of every stored article; "" for one stored without its
+        sentence vectors (by an earlier version), so the next ingest redoes it."""
+        return {rid: meta.get("hash", "") if "sentences" in meta else ""
+                for rid, meta in self._page(self._articles, ["metadatas"])}
 
     def get_article(self, article_id: str) -> Article:
         """Return a stored article, or raise ArticleNotFound."""
@@ -114,6 +124,21 @@ class Store:
         result = self._call(self._chunks.get, ids=chunk_ids, include=["embeddings"])
         return dict(zip(result["ids"], result["embeddings"]))
 
+    def get_sentences(self, keys: list[str]) -> dict[str, tuple[list[tuple[int, int]], list[list[float]]]]:
+        """Return {paragraph key: (sentence spans, their embeddings)} for the keys stored, spans in order."""
+        if not keys:
+            return {}
+        result = self._call(self._sentences.get, where={"key": {"$in": list(dict.fromkeys(keys))}},
+                            include=["metadatas", "embeddings"])
+        rows: dict[str, list] = {}
+        for meta, vector in zip(result["metadatas"], result["embeddings"]):
+            rows.setdefault(meta["key"], []).append((meta["start"], meta["end"], vector))
+        out = {}
+        for key, found in rows.items():
+            found.sort(key=lambda row: row[0])
+            out[key] = ([(start, end) for start, end, _ in found], [list(v) for _, _, v in found])
+        return out
+
     def counts(self) -> dict[str, int]:
         """Return articles, paragraphs and chunks held."""
         paragraphs = sum(int(meta.get("paragraphs", 0)) for _, meta in self._page(self._articles, ["metadatas"]))
@@ -121,28 +146,41 @@ class Store:
             "articles": self._call(self._articles.count),
             "paragraphs": paragraphs,
             "chunks": self._call(self._chunks.count),
+            "sentences": self._call(self._sentences.count),
         }
 
     # writes ----------------------------------------------------------------------------------
     def put_article(self, article: Article, chunks: list[Chunk], *, embeddings: list[list[float]],
-                    title_embedding: list[float]) -> None:
-        """Replace an article and its chunks; the article record is written last, so an interrupted
-        write leaves an old or missing hash and the next ingest redoes the article."""
+                    title_embedding: list[float], sentences: list[Sentence] = (),
+                    sentence_embeddings: list[list[float]] = ()) -> None:
+        """Replace an article, its chunks and its sentences; the article record is written last, so an
+        interrupted write leaves an old or missing hash and the next ingest redoes the article."""
         self._call(self.vector_store.delete, article.id)
+        self._call(self._sentences.delete, where={"article_id": article.id})
         nodes = [chunk_node(article, chunk, embedding) for chunk, embedding in zip(chunks, embeddings)]
         if nodes:
             self._call(self.vector_store.add, nodes)
+        for first in range(0, len(sentences), PAGE):
+            batch = sentences[first:first + PAGE]
+            self._call(
+                self._sentences.add,
+                ids=[f"{article.id}:{n}:{start}" for _, n, start, _ in batch],
+                embeddings=[list(v) for v in sentence_embeddings[first:first + PAGE]],
+                metadatas=[{"article_id": article.id, "key": key, "paragraph": n, "start": start, "end": end}
+                           for key, n, start, end in batch],
+            )
         self._call(
             self._articles.upsert,
             ids=[article.id],
             embeddings=[title_embedding],
             documents=[json.dumps({"paragraphs": article.paragraphs, "sections": article.sections}, ensure_ascii=False)],
-            metadatas=[_article_metadata(article, chunks=len(chunks))],
+            metadatas=[_article_metadata(article, chunks=len(chunks), sentences=len(sentences))],
         )
 
     def delete_article(self, article_id: str) -> None:
-        """Delete an article's chunks, then its record."""
+        """Delete an article's chunks and sentences, then its record."""
         self._call(self.vector_store.delete, article_id)
+        self._call(self._sentences.delete, where={"article_id": article_id})
         self._call(self._articles.delete, ids=[article_id])
 
     # helpers ---------------------------------------------------------------------------------
@@ -206,7 +244,7 @@ def _date_num(iso: str) -> int:
     return int(iso.replace("-", "")) if iso else 0
 
 
-def _article_metadata(article: Article, *, chunks: int) -> dict:
+def _article_metadata(article: Article, *, chunks: int, sentences: int) -> dict:
     return {
         "title": article.title,
         "outlet": article.outlet,
@@ -217,6 +255,7 @@ def _article_metadata(article: Article, *, chunks: int) -> dict:
         "hash": article.content_hash,
         "paragraphs": len(article.paragraphs),
         "chunks": chunks,
+        "sentences": sentences,
     }
 
 

@@ -5,18 +5,20 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa.answer import answer_question
 from qa.config import Settings
 from qa.corpus import article_id_for, load_corpus
 from qa.errors import ArticleNotFound, ConfigError
+from qa.evidence import EvidenceScorer
 from qa.ingest import IngestReport, ingest_articles
 from qa.retrieve import Filters
 from qa.store import Store, open_store
 
 SEED_IDS = ["macron-troops-remark-irks-us", "us-angry-with-macron"]
-SEED_COUNTS = {"articles": 2, "paragraphs": 25, "chunks": 25}
+SEED_COUNTS = {"articles": 2, "paragraphs": 25, "chunks": 25, "sentences": 40}
 QUESTION = "Who is the State Department spokesman who responded to Bloomberg's report?"
 
 
@@ -74,7 +76,7 @@ def test_first_ingest_adds_both_seed_articles_and_embeds_every_chunk(settings: S
 
     assert (report.added, report.updated, report.removed, report.unchanged) == (SEED_IDS, [], [], [])
     assert report.chunks == 25
-    assert len(counting.texts) == 25 + 2  # every chunk, and each article's title
+    assert len(counting.texts) == 25 + 2 + 40  # every chunk, each article's title, every sentence
     assert store.counts() == SEED_COUNTS
     assert open_store(settings).counts() == SEED_COUNTS  # a new client sees what was written
 
@@ -106,9 +108,10 @@ def test_editing_one_article_reembeds_only_that_article(settings: Settings, corp
         [], ["us-angry-with-macron"], [], ["macron-troops-remark-irks-us"]
     )
     assert report.chunks == 8
-    assert len(counting.texts) == 8 + 1
-    assert all(text.startswith("US angry with Macron – Bloomberg") for text in counting.texts)
-    assert store.counts() == {"articles": 2, "paragraphs": 26, "chunks": 26}
+    assert len(counting.texts) == 8 + 1 + 17  # its chunks, its title, its sentences
+    assert all(text.startswith("US angry with Macron – Bloomberg") for text in counting.texts[:8])
+    assert counting.texts[-1] == "The Kremlin declined to comment."
+    assert store.counts() == {"articles": 2, "paragraphs": 26, "chunks": 26, "sentences": 41}
     assert store.get_article("us-angry-with-macron").paragraph(8) == "The Kremlin declined to comment."
 
 
@@ -122,7 +125,7 @@ def test_removing_a_file_deletes_its_article_and_chunks(settings: Settings, corp
     assert (report.added, report.updated, report.removed, report.unchanged) == (
         [], [], ["us-angry-with-macron"], ["macron-troops-remark-irks-us"]
     )
-    assert store.counts() == {"articles": 1, "paragraphs": 18, "chunks": 18}
+    assert store.counts() == {"articles": 1, "paragraphs": 18, "chunks": 18, "sentences": 24}
     assert {node.metadata["article_id"] for node in store.iter_nodes()} == {"macron-troops-remark-irks-us"}
     with pytest.raises(ArticleNotFound):
         store.get_article("us-angry-with-macron")
@@ -191,3 +194,41 @@ def test_seed_question_is_answered_from_paragraph_6_with_its_citation(seeded) ->
     assert first.text == seeded.store.get_article("macron-troops-remark-irks-us").paragraph(6)
     assert first.quote in first.text
     assert first.text[first.start:first.end] == first.quote
+
+
+def test_answering_ranks_sentences_with_the_vectors_ingest_stored(seeded, embedder) -> None:
+    hits = seeded.retriever.retrieve_hits(QUESTION, k=5)
+    query = np.asarray(embedder.get_query_embedding(QUESTION))
+    weights = seeded.retriever.evidence.query_weights(QUESTION)
+    from_store, from_model = CountingEmbedder(embedder), CountingEmbedder(embedder)
+
+    stored = EvidenceScorer(from_store, seeded.retriever.idf, stored=seeded.store.get_sentences).score(query, weights, hits)
+    computed = EvidenceScorer(from_model, seeded.retriever.idf).score(query, weights, hits)
+
+    assert from_store.texts == []  # nothing embedded at question time
+    assert len(from_model.texts) == sum(len(s) for s in computed) > 0
+    assert [[(s.start, s.end) for s in h] for h in stored] == [[(s.start, s.end) for s in h] for h in computed]
+    assert np.allclose([s.dense for h in stored for s in h], [s.dense for h in computed for s in h], atol=1e-4)
+
+
+def test_a_paragraph_without_stored_sentences_is_embedded_when_asked(seeded, embedder) -> None:
+    hits = seeded.retriever.retrieve_hits(QUESTION, k=2)
+    counting = CountingEmbedder(embedder)
+    scorer = EvidenceScorer(counting, seeded.retriever.idf, stored=lambda keys: {})  # a store ingested before
+
+    scored = scorer.score(np.asarray(embedder.get_query_embedding(QUESTION)), {"miller": 1.0}, hits)
+
+    assert len(counting.texts) == sum(len(s) for s in scored) > 0
+
+
+def test_an_article_stored_without_sentence_vectors_is_redone_by_the_next_ingest(settings: Settings, corpus: Path,
+                                                                                  memo_embedder) -> None:
+    store = open_store(settings)
+    ingest(corpus, store, memo_embedder)
+    store._articles.update(ids=["us-angry-with-macron"], metadatas=[{"sentences": None}])  # as an older version left it
+    store._sentences.delete(where={"article_id": "us-angry-with-macron"})
+
+    report = ingest(corpus, store, memo_embedder)
+
+    assert (report.updated, report.unchanged) == (["us-angry-with-macron"], ["macron-troops-remark-irks-us"])
+    assert store.counts() == SEED_COUNTS
