@@ -9,7 +9,9 @@ import random
 from pathlib import Path
 
 import pytest
+from cli_runner import run
 
+import qa.embedding
 from qa.corpus import load_corpus
 from qa.errors import ConfigError, CorpusError
 from qa.evaluation.alterations import KINDS, alter_claim, build_alterations, corpus_claims
@@ -197,3 +199,15 @@ def test_seed_corpus_alterations_score_faithful_above_altered(verifier: SupportV
 def test_passages_given_as_one_string_count_as_one_passage(verifier: SupportVerifier) -> None:
     claim = CHANGED[0][0]
     assert verifier.support(claim, " ".join(ARTICLE)) == pytest.approx(verifier.support(claim, [" ".join(ARTICLE)]))
+
+
+def test_qa_eval_validate_prints_the_table_and_saves_it_in_the_data_folder(tmp_path: Path, embedder) -> None:
+    data = _slice(DATA, tmp_path / "data")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(qa.embedding, "build_embedder", lambda settings: embedder)
+        result = run(["eval", "validate", "--data", str(data)], {"QA_DATA_DIR": str(tmp_path / "qa")})
+    assert result.exit_code == 0, result.output
+    saved = tmp_path / "qa" / "validation"
+    assert json.loads((saved / "validation.json").read_text())["sets"].keys() >= {"expertqa", "frank_cnndm"}
+    assert (saved / "validation.md").read_text().strip() in result.output
+    assert result.output.rstrip().endswith(f"wrote {saved / 'validation.json'} and {saved / 'validation.md'}")

@@ -105,7 +105,8 @@ def diff(run_a: Path, run_b: Path, as_json: bool) -> None:
 @eval_group.command(help="Score the offline verifier on human-labeled claims (test splits) against two baselines.")
 @click.option("--data", type=click.Path(path_type=Path), default=DEFAULT_FAITHFULNESS, show_default=True,
               help="Folder with expertqa_claims.jsonl and frank_summaries.jsonl.")
-@click.option("--out", type=click.Path(path_type=Path), help="Folder for validation.json and validation.md.")
+@click.option("--out", type=click.Path(path_type=Path),
+              help="Folder for validation.json and validation.md (default: QA_DATA_DIR/validation).")
 @click.pass_obj
 def validate(app, data: Path, out: Path | None) -> None:
     from qa.evaluation.validation import render_validation
@@ -114,11 +115,11 @@ def validate(app, data: Path, out: Path | None) -> None:
     report = validate_verifier(data, embedder=app.embedder)
     text = render_validation(report)
     click.echo(text)
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "validation.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-        (out / "validation.md").write_text(text + "\n", encoding="utf-8")
-        click.echo(f"wrote {out / 'validation.json'} and {out / 'validation.md'}")
+    out = out or app.settings.data_dir / "validation"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "validation.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    (out / "validation.md").write_text(text + "\n", encoding="utf-8")
+    click.echo(f"wrote {out / 'validation.json'} and {out / 'validation.md'}")
 
 
 @eval_group.command(help="Convert SQuAD v1.1 into a corpus folder and a question set.")
