@@ -81,17 +81,6 @@ def ingest_articles(
     return report
 
 
-def embed_by_length(embedder, texts: list[str]) -> list[list[float]]:
-    """Return the embeddings of `texts` in their order, computed shortest first: batches of texts of
-    one length pad little (sentences and chunks differ several-fold in length)."""
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    vectors = embedder.get_text_embedding_batch([texts[i] for i in order])
-    out: list[list[float]] = [[] for _ in texts]
-    for i, vector in zip(order, vectors):
-        out[i] = vector
-    return out
-
-
 def article_sentences(article: Article) -> list[tuple[Sentence, str]]:
     """Return every sentence of the article's paragraphs, addressed as the store keeps them, with its text."""
     out = []
@@ -105,7 +94,7 @@ def _flush(pending: list, *, store: Store, embedder, progress: Callable[[int], N
     """Embed the texts of the pending articles in one batch, then write each article."""
     if not pending:
         return
-    vectors = embed_by_length(embedder, [t for *_, texts in pending for t in texts])
+    vectors = embedder.get_text_embedding_batch([t for *_, texts in pending for t in texts])
     offset = 0
     for article, chunks, sentences, texts in pending:
         own = vectors[offset:offset + len(texts)]

@@ -124,7 +124,7 @@ class Store:
         result = self._call(self._chunks.get, ids=chunk_ids, include=["embeddings"])
         return dict(zip(result["ids"], result["embeddings"]))
 
-    def get_sentences(self, keys: list[str]) -> dict[str, tuple[list[tuple[int, int]], list[list[float]]]]:
+    def get_sentences(self, keys: list[str]) -> dict[str, tuple[list[tuple[int, int]], list]]:
         """Return {paragraph key: (sentence spans, their embeddings)} for the keys stored, spans in order."""
         if not keys:
             return {}
@@ -136,7 +136,7 @@ class Store:
         out = {}
         for key, found in rows.items():
             found.sort(key=lambda row: row[0])
-            out[key] = ([(start, end) for start, end, _ in found], [list(v) for _, _, v in found])
+            out[key] = ([(start, end) for start, end, _ in found], [v for _, _, v in found])
         return out
 
     def counts(self) -> dict[str, int]:

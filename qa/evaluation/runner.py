@@ -98,12 +98,10 @@ def _run_item(question: Question, answer: dict, *, judge: Judge, k: int, paragra
     passages = {c["marker"]: c.get("text", "") for c in citations}
     score = score_answer(answer.get("answer", ""), passages, judge=judge) if answered else None
     gold = Gold.of(question)
-    retrieval = None
+    retrieval = first = None
     if gold.known() and question.answerable is not False:
         retrieval = any(gold.holds(key, None if gold.paragraphs else paragraph_text(key))
                         for key in (answer.get("retrieved") or [])[:k])
-    first = None
-    if gold.known() and question.answerable is not False:
         head = citations[0] if citations and answered else None
         first = bool(head) and gold.holds(f"{head['article_id']}:{head['paragraph']}", head.get("text"))
     return _item(question, answer=answer.get("answer", ""), answered=answered, citations=citations,
