@@ -163,7 +163,8 @@ def main() -> None:
     args = parser.parse_args()
     started = time.monotonic()
     dev = [e for e in load_examples(args.data) if e.split == "dev"]
-    embedder = CachedEmbedder(build_embedder(get_settings()), args.cache)
+    settings = get_settings()
+    embedder = CachedEmbedder(build_embedder(settings), args.cache)
     models, figures = {}, {}
     for kind, name in TRAINING.items():
         examples = [e for e in dev if e.set == name]
@@ -180,7 +181,7 @@ def main() -> None:
             "minilm_cosine": baseline_cv(y, cosine_scores(kept, embedder=embedder), seed=args.seed),
         }
     weights = {
-        "features": list(FEATURES), "models": models, "threshold": 0.5,
+        "features": list(FEATURES), "models": models, "threshold": 0.5, "embed_model": settings.embed_model,
         "fitted_on": f"dev splits of {args.data.name}: claim <- ExpertQA dev, summary <- FRANK CNN/DM dev",
         "fitting": {"script": "bench/fit_verifier.py", "c": args.c, "seed": args.seed,
                     "class_weight": "balanced", "dev_cv": figures},

@@ -231,6 +231,19 @@ def test_eval_score_and_diff_compare_another_systems_answers(tmp_path: Path, ing
     assert [c["id"] for c in changed] == ["q1"]
 
 
+def test_eval_score_judges_with_the_verifiers_own_model_when_answers_embed_elsewhere(tmp_path: Path) -> None:
+    answer = {"id": "q1", "question": "Who responded?", "answer": "Matthew Miller responded [1].",
+              "contexts": ["Matthew Miller, the State Department spokesman, said he did not have any reaction."]}
+    answers = write_lines(tmp_path / "answers.jsonl", [answer])
+    scores = []
+    for env in ({}, {"QA_EMBED_MODEL": "text-embedding-3-small", "QA_EMBED_BASE_URL": "http://127.0.0.1:9/v1"}):
+        out = tmp_path / str(len(scores))
+        result = run(["eval", "score", "--answers", str(answers), "--out", str(out)], env)
+        assert result.exit_code == 0, result.output  # the unreachable endpoint is never asked
+        scores.append(json.loads((out / "report.json").read_text())["items"][0]["claims"][0]["support"])
+    assert scores[0] == pytest.approx(scores[1], abs=1e-6)
+
+
 def test_eval_diff_of_a_folder_without_a_report_names_it(tmp_path: Path) -> None:
     result = run(["eval", "diff", str(tmp_path), str(tmp_path)], {})
     assert result.exit_code == 1

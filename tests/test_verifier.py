@@ -12,6 +12,8 @@ import pytest
 from cli_runner import run
 
 import qa.embedding
+from qa.config import Settings
+from qa.embedding import LocalEmbedding
 from qa.corpus import load_corpus
 from qa.errors import ConfigError, CorpusError
 from qa.evaluation.alterations import KINDS, alter_claim, build_alterations, corpus_claims
@@ -19,7 +21,7 @@ from qa.evaluation.features import FEATURES, claim_sentences
 from qa.evaluation.validation import (
     SCORERS, SETS, balanced_accuracy, load_examples, render_validation, roc_auc, tune_threshold, validate,
 )
-from qa.evaluation.verifier import SupportVerifier, load_weights
+from qa.evaluation.verifier import SupportVerifier, load_weights, verifier_embedder
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "faithfulness"
 ARTICLE = [
@@ -96,6 +98,24 @@ def test_shipped_weights_say_what_fitted_them() -> None:
     weights = load_weights()
     assert "dev" in weights["fitted_on"] and 0.0 < weights["threshold"] < 1.0
     assert set(weights["models"]) == {"claim", "summary"}
+    assert weights["embed_model"] == "all-MiniLM-L6-v2"
+
+
+def test_weights_without_their_embedding_model_are_refused(embedder) -> None:
+    weights = {k: v for k, v in load_weights().items() if k != "embed_model"}
+    with pytest.raises(ConfigError, match="embedding model they were fitted with"):
+        SupportVerifier(embedder, weights=weights)
+
+
+def test_verifier_runs_its_own_model_whatever_the_answering_embedder(embedder) -> None:
+    weights = load_weights()
+    same = Settings(embed_model="all-MiniLM-L6-v2")
+    assert verifier_embedder(weights, settings=same, embedder=lambda: embedder) is embedder
+    other = Settings(embed_model="text-embedding-3-small", embed_base_url="http://127.0.0.1:9/v1")
+    built = verifier_embedder(weights, settings=other, embedder=lambda: pytest.fail("the answering embedder"))
+    assert isinstance(built, LocalEmbedding) and built.model_name == "all-MiniLM-L6-v2"
+    vectors = built.get_text_embedding_batch(["The council approved the budget."])
+    assert vectors == embedder.get_text_embedding_batch(["The council approved the budget."])
 
 
 def test_tokenised_summary_splits_into_detokenised_sentences() -> None:
@@ -131,10 +151,10 @@ def _slice(data_dir: Path, target: Path, *, per_cell: int = 2) -> Path:
     return target
 
 
-def test_validation_on_a_slice_of_the_real_data_reports_every_set_and_scorer(tmp_path: Path, embedder,
-                                                                             verifier: SupportVerifier) -> None:
-    report = validate(_slice(DATA, tmp_path / "data"), embedder=embedder, verifier=verifier)
+def test_validation_on_a_slice_of_the_real_data_reports_every_set_and_scorer(tmp_path: Path, embedder) -> None:
+    report = validate(_slice(DATA, tmp_path / "data"), embedder=embedder)
     assert set(report) == {"data_dir", "verifier", "sets", "seconds"}
+    assert report["verifier"]["embed_model"] == "all-MiniLM-L6-v2"
     assert set(report["sets"]) == set(SETS)
     for figures in report["sets"].values():
         assert figures["n"] == 4 and figures["n_dev"] == 4 and figures["positive_share"] == 0.5

@@ -111,8 +111,11 @@ def diff(run_a: Path, run_b: Path, as_json: bool) -> None:
 def validate(app, data: Path, out: Path | None) -> None:
     from qa.evaluation.validation import render_validation
     from qa.evaluation.validation import validate as validate_verifier
+    from qa.evaluation.verifier import load_weights, verifier_embedder
 
-    report = validate_verifier(data, embedder=app.embedder)
+    weights = load_weights()
+    embedder = verifier_embedder(weights, settings=app.settings, embedder=lambda: app.embedder)
+    report = validate_verifier(data, embedder=embedder, weights=weights)
     text = render_validation(report)
     click.echo(text)
     out = out or app.settings.data_dir / "validation"
@@ -140,7 +143,7 @@ def squad(data: Path, out: Path, sample: int, seed: int) -> None:
 def _judge(app, name: str):
     from qa.evaluation.judges import build_judge
 
-    return build_judge(name, settings=app.settings, embedder=app.embedder if name == "offline" else None)
+    return build_judge(name, settings=app.settings, embedder=lambda: app.embedder)
 
 
 def _system(app, *, api: str, k: int) -> dict:

@@ -5,7 +5,7 @@ with its prompts in prompts/judge_claims.txt and prompts/judge_verify.txt."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from llama_index.core.llms import ChatMessage, MessageRole
@@ -74,12 +74,15 @@ class LLMJudge:
         return self._model.chat([ChatMessage(role=MessageRole.USER, content=prompt)])
 
 
-def build_judge(name: str, *, settings: Settings, embedder=None) -> OfflineJudge | LLMJudge:
-    """Return the judge called `name`: "offline" (needs the embedder) or "llm" (needs QA_LLM_*)."""
+def build_judge(name: str, *, settings: Settings, embedder: Callable[[], object]) -> OfflineJudge | LLMJudge:
+    """Return the judge called `name`: "offline" (the verifier, with the embedding model its weights
+    were fitted with: `embedder()` when the settings name that model) or "llm" (needs QA_LLM_*)."""
     if name == "offline":
-        from qa.evaluation.verifier import SupportVerifier  # loads the fitted weights
+        from qa.evaluation.verifier import SupportVerifier, load_weights, verifier_embedder
 
-        return OfflineJudge(SupportVerifier(embedder))
+        weights = load_weights()
+        return OfflineJudge(SupportVerifier(verifier_embedder(weights, settings=settings, embedder=embedder),
+                                            weights=weights))
     if name == "llm":
         return LLMJudge(settings)
     raise ConfigError(f"unknown judge {name!r}: choose one of {', '.join(JUDGES)}")

@@ -117,13 +117,15 @@ def cosine_scores(examples: Sequence[Example], *, embedder) -> list[float]:
     return scores
 
 
-def validate(data_dir: Path, *, embedder, verifier: SupportVerifier | None = None) -> dict:
-    """Return, per set, test balanced accuracy (dev-tuned threshold) and ROC-AUC of the verifier and
-    both baselines, with n and positive share; raise CorpusError when the data cannot be used."""
+def validate(data_dir: Path, *, embedder, weights: dict | None = None) -> dict:
+    """Return, per set, test balanced accuracy (dev-tuned threshold) and ROC-AUC of the verifier with
+    `weights` (the shipped ones by default) and both baselines, with n and positive share; `embedder`
+    runs the weights' model and serves the cosine baseline too. Raise CorpusError when the data cannot
+    be used."""
     started = time.monotonic()
     examples = [e for e in load_examples(data_dir) if e.set in SETS and e.split in SPLITS]
     memo = _MemoEmbedder(embedder)
-    verifier = verifier or SupportVerifier(memo)
+    verifier = SupportVerifier(memo, weights=weights)
     scores = {
         "verifier": verifier.support_many([(e.claim, e.passages) for e in examples]),
         "overlap": overlap_scores(examples),
@@ -132,7 +134,8 @@ def validate(data_dir: Path, *, embedder, verifier: SupportVerifier | None = Non
     report_sets = {name: _set_report(name, examples, scores) for name in SETS}
     return {
         "data_dir": str(data_dir),
-        "verifier": {"threshold": verifier.threshold, "fitted_on": verifier.weights.get("fitted_on")},
+        "verifier": {"threshold": verifier.threshold, "fitted_on": verifier.weights.get("fitted_on"),
+                     "embed_model": verifier.weights["embed_model"]},
         "sets": report_sets,
         "seconds": round(time.monotonic() - started, 1),
     }

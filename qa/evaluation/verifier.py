@@ -9,6 +9,10 @@ the dev splits of the human-labelled data by bench/fit_verifier.py, ship as veri
 inference needs numpy and the embedder only. The weights are sign-constrained (alignment may only
 raise support, novelty and mismatches only lower it), so the score is monotone in the evidence.
 
+The features' cosines are those of the embedding model the weights were fitted with (recorded in the
+weights as "embed_model"): verifier_embedder() runs that model whatever QA_EMBED_MODEL says, since
+another model's cosines would shift every score without a sign.
+
 A score is the probability of support under equal priors of supported and unsupported claims; each
 model's dev-tuned decision threshold is folded into its intercept, so one `threshold` serves both.
 
@@ -22,11 +26,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from qa.config import Settings
+from qa.embedding import LocalEmbedding, resolve_model_path
 from qa.errors import ConfigError
 from qa.evaluation.features import FEATURES, Source, claim_sentences, pair_features, read_source
 
@@ -56,6 +62,8 @@ def load_weights(path: Path = WEIGHTS_PATH) -> dict:
 
 def check_weights(weights: dict) -> None:
     """Raise ConfigError unless `weights` hold a threshold and a model per kind over exactly FEATURES."""
+    if not isinstance(weights.get("embed_model"), str):
+        raise ConfigError("verifier weights do not name the embedding model they were fitted with")
     if not isinstance(weights.get("threshold"), (int, float)):
         raise ConfigError("verifier weights lack a decision threshold")
     if list(weights.get("features", [])) != list(FEATURES):
@@ -64,6 +72,15 @@ def check_weights(weights: dict) -> None:
         model = weights.get("models", {}).get(kind)
         if not model or any(len(model.get(key, [])) != len(FEATURES) for key in ("mean", "scale", "coef")):
             raise ConfigError(f"verifier weights lack a complete {kind!r} model")
+
+
+def verifier_embedder(weights: dict, *, settings: Settings, embedder: Callable[[], object]):
+    """Return an embedder running the model `weights` were fitted with: `embedder()` (the settings'
+    own, built on demand) when the settings name that local model, else that model loaded here."""
+    model = weights["embed_model"]
+    if not settings.embed_base_url and resolve_model_path(settings.embed_model) == resolve_model_path(model):
+        return embedder()
+    return LocalEmbedding(model, batch_size=settings.embed_batch_size)
 
 
 def embed_texts(embedder, texts: Sequence[str]) -> dict[str, np.ndarray]:
