@@ -50,6 +50,7 @@ def answer_question(question: str, *, retriever: Retriever, answerer: Extractive
                     k: int = 5, filters: Filters = Filters(), turn: Turn | None = None) -> Answer:
     """Return the cited answer to one question (a follow-up carries its resolved `turn`)."""
     question = check_question(question)
+    filters = retriever.resolve_filters(filters)
     turn = turn or Turn()
     query = turn.query or question
     hits = retriever.retrieve_hits(query, k=k, filters=filters)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from llama_index.core import VectorStoreIndex
@@ -15,7 +15,7 @@ from llama_index.core.vector_stores import FilterCondition, FilterOperator, Meta
 from llama_index.retrievers.bm25 import BM25Retriever
 
 from qa.config import Settings
-from qa.errors import NotIngested
+from qa.errors import BadRequest, NotIngested
 from qa.models import Article, Hit
 from qa.store import Store
 from qa.evidence import EvidenceScorer
@@ -122,6 +122,22 @@ class Retriever:
     def size(self) -> int:
         """Return the number of chunks indexed."""
         return len(self._ids)
+
+    def resolve_filters(self, filters: Filters) -> Filters:
+        """Return `filters` with the outlet spelled as stored (case aside), or raise BadRequest for an
+        article id or outlet the store does not hold: a typo must not read as "not in the corpus"."""
+        known = {m.get("article_id") for m in self._meta}
+        for article_id in filters.articles:
+            if article_id not in known:
+                raise BadRequest(f"no article {article_id!r} in the store (see `qa status` or `qa show`)")
+        if not filters.outlet:
+            return filters
+        outlets = sorted({m["outlet"] for m in self._meta if m.get("outlet")})
+        spelled = [o for o in outlets if o.casefold() == filters.outlet.strip().casefold()]
+        if not spelled:
+            listed = f"outlets in the store: {', '.join(outlets[:20])}" if outlets else "no article in the store names its outlet"
+            raise BadRequest(f"no article from outlet {filters.outlet!r}; {listed}")
+        return replace(filters, outlet=spelled[0])
 
     def retrieve_hits(self, query: str, *, k: int, filters: Filters = Filters()) -> list[Hit]:
         """Return the top `k` paragraphs for `query`, best first, each with its fused score."""

@@ -187,6 +187,13 @@ def test_ask_off_topic_question_is_not_answerable_and_cites_nothing(client: Test
     assert (body["answerable"], body["citations"], body["answer"]) == (False, [], REFUSAL)
 
 
+def test_ask_with_a_filter_naming_an_unknown_article_answers_422(client: TestClient) -> None:
+    response = client.post("/v1/ask", json={"question": QUESTION, "filters": {"articles": ["no-such-article"]}})
+
+    assert (response.status_code, response.json()) == (
+        422, {"detail": "no article 'no-such-article' in the store (see `qa status` or `qa show`)"})
+
+
 def test_ask_with_an_article_filter_cites_only_that_article(client: TestClient) -> None:
     response = client.post("/v1/ask", json={"question": "What did a senior US official tell the outlet?", "k": 3,
                                             "filters": {"articles": [ANGRY], "date_to": "2030-12-31"}})
@@ -435,6 +442,9 @@ def test_a_failing_llm_answers_502_with_one_line(ingested: Ingested) -> None:
 
 class BrokenRetriever:
     """A retriever with a bug: the API must answer 500 with one line, not a traceback."""
+
+    def resolve_filters(self, filters):
+        return filters
 
     def retrieve_hits(self, query: str, **kwargs) -> list:
         raise RuntimeError("index out of sync\n  File \"retrieve.py\", line 1")

@@ -11,10 +11,11 @@ import pytest
 from qa.answer import answer_question
 from qa.config import Settings
 from qa.corpus import article_id_for, load_corpus
-from qa.errors import ArticleNotFound, ConfigError
+from qa.errors import ArticleNotFound, BadRequest, ConfigError
 from qa.evidence import EvidenceScorer
 from qa.ingest import IngestReport, article_sentences, ingest_articles
-from qa.retrieve import Filters
+from qa.extractive import ExtractiveAnswerer
+from qa.retrieve import Filters, build_retriever
 from qa.store import Store, open_store
 
 SEED_IDS = ["macron-troops-remark-irks-us", "us-angry-with-macron"]
@@ -233,3 +234,33 @@ def test_an_article_stored_without_sentence_vectors_is_redone_by_the_next_ingest
 
     assert (report.updated, report.unchanged) == (["us-angry-with-macron"], ["macron-troops-remark-irks-us"])
     assert store.counts() == SEED_COUNTS
+
+
+def test_filter_naming_an_article_the_store_lacks_is_a_clear_error(seeded) -> None:
+    with pytest.raises(BadRequest, match=r"^no article 'us-angry-with-macorn' in the store"):
+        answer_question(QUESTION, retriever=seeded.retriever, answerer=seeded.answerer,
+                        filters=Filters(articles=("us-angry-with-macron", "us-angry-with-macorn")))
+    with pytest.raises(BadRequest, match=r"^no article from outlet 'Bloomberg'; no article in the store names its outlet"):
+        answer_question(QUESTION, retriever=seeded.retriever, answerer=seeded.answerer, filters=Filters(outlet="Bloomberg"))
+
+
+def test_outlet_filter_matches_the_stored_spelling_whatever_the_case(tmp_path: Path, settings_factory, embedder,
+                                                                      memo_embedder) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, outlet, text in (("wire", "Baltic Wire", "The port of Riga reopened on Monday after the storm."),
+                               ("daily", "Nordic Daily", "The port of Tallinn stayed closed on Monday after the storm.")):
+        (corpus / f"{name}.md").write_text(f"---\ntitle: Ports after the storm\noutlet: {outlet}\n---\n\n{text}\n",
+                                           encoding="utf-8")
+    settings = settings_factory("embedded")
+    store = open_store(settings)
+    ingest(corpus, store, memo_embedder)
+    retriever = build_retriever(settings, store=store, embedder=embedder)
+    answerer = ExtractiveAnswerer(retriever.evidence)
+
+    answer = answer_question("Which port reopened on Monday?", retriever=retriever, answerer=answerer,
+                             filters=Filters(outlet="nordic daily"))
+    assert answer.retrieved == ["daily:1"]  # as if asked for "Nordic Daily"
+    assert retriever.resolve_filters(Filters(outlet=" BALTIC WIRE ")).outlet == "Baltic Wire"
+    with pytest.raises(BadRequest, match=r"^no article from outlet 'Baltic'; outlets in the store: Baltic Wire, Nordic Daily$"):
+        retriever.resolve_filters(Filters(outlet="Baltic"))
