@@ -98,6 +98,8 @@ class Retriever:
             language=sorted(STOPWORDS), token_pattern=TOKEN,
         ).bm25
         self._meta = [node.metadata for node in nodes]
+        self._article_ids = frozenset(m.get("article_id") for m in self._meta)
+        self._outlets = sorted({m["outlet"] for m in self._meta if m.get("outlet")})
         self._ids = [node.node_id for node in nodes]
         self._row = {node_id: i for i, node_id in enumerate(self._ids)}
         with self._articles_lock:
@@ -126,13 +128,12 @@ class Retriever:
     def resolve_filters(self, filters: Filters) -> Filters:
         """Return `filters` with the outlet spelled as stored (case aside), or raise BadRequest for an
         article id or outlet the store does not hold: a typo must not read as "not in the corpus"."""
-        known = {m.get("article_id") for m in self._meta}
         for article_id in filters.articles:
-            if article_id not in known:
+            if article_id not in self._article_ids:
                 raise BadRequest(f"no article {article_id!r} in the store (see `qa status` or `qa show`)")
         if not filters.outlet:
             return filters
-        outlets = sorted({m["outlet"] for m in self._meta if m.get("outlet")})
+        outlets = self._outlets
         spelled = [o for o in outlets if o.casefold() == filters.outlet.strip().casefold()]
         if not spelled:
             listed = f"outlets in the store: {', '.join(outlets[:20])}" if outlets else "no article in the store names its outlet"
