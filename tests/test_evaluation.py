@@ -96,6 +96,13 @@ PASSAGES = {1: "Matthew Miller is the State Department spokesman.", 2: "Bloomber
             3: "The weather in Paris was mild."}
 
 
+def test_each_claim_lists_the_numbers_and_names_its_citations_never_mention() -> None:
+    score = score_answer("Bloomberg reported the story on Friday, 12 May [2]. Matthew Miller is the spokesman [1].",
+                         PASSAGES, judge=WordJudge())
+    assert [c.not_in_source for c in score.claims] == [["Friday", "12", "May"], []]
+    assert score_answer("Matthew Miller said it [3].", PASSAGES, judge=WordJudge()).claims[0].not_in_source == ["Matthew", "Miller"]
+
+
 def test_a_claim_its_citation_supports_is_faithful_recalled_and_precise() -> None:
     score = score_answer("Matthew Miller is the spokesman [1].", PASSAGES, judge=WordJudge())
     assert (score.faithfulness, score.citation_recall, score.citation_precision) == (1.0, 1.0, 1.0)

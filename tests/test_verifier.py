@@ -160,11 +160,19 @@ def test_validation_on_a_slice_of_the_real_data_reports_every_set_and_scorer(tmp
         assert figures["n"] == 4 and figures["n_dev"] == 4 and figures["positive_share"] == 0.5
         assert set(figures["scorers"]) == set(SCORERS)
         for result in figures["scorers"].values():
-            assert set(result) == {"threshold", "balanced_accuracy", "roc_auc"}
-            assert 0.0 <= result["roc_auc"] <= 1.0 and 0.0 <= result["balanced_accuracy"] <= 1.0
+            assert set(result) == {"threshold", "balanced_accuracy", "balanced_accuracy_ci95", "roc_auc", "roc_auc_ci95"}
+            for figure in ("roc_auc", "balanced_accuracy"):
+                low, high = result[f"{figure}_ci95"]
+                assert 0.0 <= low <= result[figure] <= high <= 1.0
+        for baseline in ("overlap", "minilm_cosine"):
+            delta = figures["verifier_vs"][baseline]
+            gap = figures["scorers"]["verifier"]["roc_auc"] - figures["scorers"][baseline]["roc_auc"]
+            assert delta["roc_auc_delta"] == pytest.approx(gap)
+            assert -1.0 <= delta["ci95"][0] <= delta["ci95"][1] <= 1.0
     table = render_validation(report)
     assert table.splitlines()[0].startswith("| set | n test | supported | verifier BAcc | verifier AUC |")
     assert "| FRANK CNN/DM | 4 | 0.500 |" in table
+    assert "| set | verifier AUC − content-word overlap [95% paired interval] |" in table
 
 
 def test_missing_data_directory_is_a_corpus_error(tmp_path: Path, embedder) -> None:

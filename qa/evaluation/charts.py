@@ -57,6 +57,7 @@ code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;overflow-wra
 .muted,.history{color:var(--muted);font-size:13px} ol,ul{margin:4px 0;padding-left:20px}
 .citations li,.claims li{margin-bottom:6px;font-size:13px}
 .claims ul{list-style:none;padding:0} .claim{padding:2px 6px;border-left:3px solid var(--ok)}
+.lacking{font-size:12px;color:var(--warn)}
 .claim.unsupported{border-left-color:var(--bad);background:var(--badbg)}
 .badge{display:inline-block;padding:0 7px;border-radius:10px;font-size:12px;font-weight:600;white-space:nowrap}
 .ok{background:var(--okbg);color:var(--ok)} .bad{background:var(--badbg);color:var(--bad)}
@@ -372,8 +373,19 @@ def _claims_cell(item: Mapping[str, Any]) -> str:
         badge = {"supported": "ok", "unsupported": "bad"}.get(verdict, "none")
         rows.append(f'<li class="claim {verdict.replace(" ", "-")}"><span class="badge {badge}">{verdict} '
                     f'{format_score(claim.get("support"), 2)}</span> {escape(str(claim.get("text") or ""))} '
-                    f"{_markers(claim)}</li>")
+                    f"{_markers(claim)}{_lacking(claim)}</li>")
     return f'<td class="claims"><span class="muted">{escape(summarize_item(item))}</span><ul>{"".join(rows)}</ul></td>'
+
+
+def _lacking(claim: Mapping[str, Any]) -> str:
+    """Return the note on the claim's numbers and names that its citations never mention, if any."""
+    missing = claim.get("not_in_source") or []
+    return f'<br><span class="lacking">{escape(not_in_source_note(missing))}</span>' if missing else ""
+
+
+def not_in_source_note(missing: Sequence[str]) -> str:
+    """Return the reader's note on a claim's numbers and names that its citations never mention."""
+    return "not in what it cites: " + ", ".join(missing)
 
 
 def _markers(claim: Mapping[str, Any]) -> str:

@@ -51,6 +51,7 @@ _EXPANDED = {"ca": "can", "wo": "will", "sha": "shall"}
 _TOKEN = re.compile(r"\w+")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _NAME = re.compile(r"\b[A-Z][\w’'-]*")
+_NAME_RUN = re.compile(r"\b[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*")  # "Antony Blinken": one name
 _NEGATION = re.compile(r"\b(?:not|no|never|cannot|none|nobody|nothing|neither|nor|without)\b")
 _CLAUSE = re.compile(r"[,;:]|\b(?:and|but|while|whereas)\b")
 # a claim dropping the source's hedge ("seems essential" -> "is essential") states more than it
@@ -118,6 +119,24 @@ def read_source(passages: Sequence[str]) -> Source:
         numbers=frozenset(n for s in sentences for n in _numbers(s)),
         names=frozenset(n for s in sentences for n in _inner_names(s)),
     )
+
+
+def not_in_source(claim: str, passages: Sequence[str]) -> list[str]:
+    """Return the numbers and names (capitalised words past a sentence's first) of `claim` that the
+    passages never mention, in the claim's order and spelling: for a reader checking a verdict, not
+    for the score (the human labels forgive many of them; a changed figure or name is among them)."""
+    source = read_source(passages)
+    found: list[str] = []
+    for sentence in claim_sentences(claim):
+        spotted = [(m.start(), m.group(0)) for m in _NUMBER.finditer(sentence) if m.group(0) not in source.numbers]
+        for match in _NAME_RUN.finditer(sentence):
+            words = list(_TOKEN.finditer(match.group(0)))
+            if match.start() == 0 and len(words) == 1:
+                continue  # a sentence's first word is capitalised anyway
+            spotted += [(match.start() + w.start(), w.group(0)) for w in words
+                        if w.group(0).lower() not in STOPWORDS and w.group(0).lower() not in source.positions]
+        found += [text for _, text in sorted(spotted)]
+    return list(dict.fromkeys(found))
 
 
 def pair_features(sentences: Sequence[str], source: Source, *,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from qa.evaluation.charts import (
     format_interval,
     format_score,
     metric_rows,
+    not_in_source_note,
     number,
     render_html,
     run_facts,
@@ -43,7 +44,8 @@ _NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
 def render_markdown(report: Mapping[str, Any]) -> str:
-    """Return the report as Markdown: what was run, a metrics table, a per-question table, unsupported claims."""
+    """Return the report as Markdown: what was run, a metrics table, a per-question table, unsupported
+    claims, and supported claims stating numbers or names their citations never mention."""
     items = report.get("items") or []
     facts = "\n".join(f"| {label} | {_cell(text)} |" for label, text in run_facts(report))
     sections = [
@@ -52,9 +54,12 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         "## Metrics\n\n" + _markdown_metrics(report.get("metrics") or {}),
         "## Questions\n\n" + _markdown_items(items),
     ]
-    unsupported = _markdown_unsupported(items)
+    unsupported = _markdown_claims(items, lambda c: c.get("supported") is False)
     if unsupported:
         sections.append("## Unsupported claims\n\n" + unsupported)
+    lacking = _markdown_claims(items, lambda c: c.get("supported") is True and bool(c.get("not_in_source")))
+    if lacking:
+        sections.append("## Supported claims with numbers or names their citations never mention\n\n" + lacking)
     return "\n\n".join(sections) + "\n"
 
 
@@ -107,17 +112,19 @@ def _markdown_items(items: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _markdown_unsupported(items: Sequence[Mapping[str, Any]]) -> str:
+def _markdown_claims(items: Sequence[Mapping[str, Any]], chosen: Callable[[Mapping[str, Any]], bool]) -> str:
+    """Return the `chosen` claims under their questions, each with its support and any note."""
     blocks = []
     for item in items:
-        claims = [c for c in item.get("claims") or [] if c.get("supported") is False]
+        claims = [c for c in item.get("claims") or [] if chosen(c)]
         if not claims:
             continue
         lines = [f"- **{_inline(item.get('id'))}** {_inline(item.get('question') or '')}"]
         for claim in claims:
             markers = "".join(f"\\[{_inline(m)}\\]" for m in claim.get("markers") or [])
+            note = f" — {_inline(not_in_source_note(claim['not_in_source']))}" if claim.get("not_in_source") else ""
             lines.append(f"  - `{format_score(claim.get('support'), 2)}` {_inline(claim.get('text') or '')} {markers}"
-                         .rstrip())
+                         .rstrip() + note)
         blocks.append("\n".join(lines))
     return "\n".join(blocks)
 

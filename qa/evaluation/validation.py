@@ -7,9 +7,15 @@ the one maximising balanced accuracy on the set's dev split; balanced accuracy a
 ROC-AUC are reported on its test split. The baselines are the share of the claim's content terms found
 in the source (overlap) and the best MiniLM cosine between the claim and one source sentence.
 
-validate() returns {"data_dir", "verifier": {"threshold", "fitted_on"}, "seconds", "sets": {set:
-{"n", "n_dev", "positive_share", "scorers": {scorer: {"threshold", "balanced_accuracy", "roc_auc"}}}}}
-for the sets in SETS and the scorers in SCORERS; a figure is None when a split lacks one class.
+Test figures carry 95% bootstrap intervals (test items resampled BOOTSTRAP_SAMPLES times), and the
+verifier's ROC-AUC minus each baseline's carries a paired interval (the same resamples for both), so
+a difference can be told from the noise of a test split of a few hundred claims.
+
+validate() returns {"data_dir", "verifier": {"threshold", "fitted_on", "embed_model"}, "seconds", "sets":
+{set: {"n", "n_dev", "positive_share", "scorers": {scorer: {"threshold", "balanced_accuracy",
+"balanced_accuracy_ci95", "roc_auc", "roc_auc_ci95"}}, "verifier_vs": {baseline: {"roc_auc_delta",
+"ci95"}}}}} for the sets in SETS and the scorers in SCORERS; a figure is None when a split lacks one
+class.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.errors import CorpusError
+from qa.evaluation.metrics import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED
 from qa.evaluation.features import read_source
 from qa.evaluation.verifier import SupportVerifier, embed_texts
 from qa.terms import terms
@@ -154,6 +161,17 @@ def render_validation(report: dict) -> str:
     lines.append("")
     lines.append(f"BAcc at the threshold maximising dev balanced accuracy per set and scorer; test split; "
                  f"{report['seconds']:.0f} s.")
+    baselines = [name for name in SCORERS if name != "verifier"]
+    lines += ["", "| set | " + " | ".join(f"verifier AUC − {SCORERS[b]} [95% paired interval]" for b in baselines) + " |",
+              "|" + "---|" * (len(baselines) + 1)]
+    for name, figures in report["sets"].items():
+        cells = [SETS.get(name, name)]
+        for baseline in baselines:
+            delta = figures["verifier_vs"].get(baseline)
+            cells.append("-" if delta is None else f"{delta['roc_auc_delta']:+.3f} {_span(delta['ci95'])}")
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "Intervals: test claims resampled with replacement; a paired interval that excludes 0 "
+                  "is a difference the test split can tell."]
     return "\n".join(lines)
 
 
@@ -174,25 +192,52 @@ class _MemoEmbedder:
 
 
 def _set_report(name: str, examples: Sequence[Example], scores: dict[str, list[float]]) -> dict:
-    """Return one set's n, positive share and each scorer's dev-tuned test figures."""
+    """Return one set's n, positive share, each scorer's dev-tuned test figures with their intervals,
+    and the verifier's paired ROC-AUC differences from the baselines."""
     split = {s: [i for i, e in enumerate(examples) if e.set == name and e.split == s] for s in SPLITS}
     dev_labels = [examples[i].label for i in split["dev"]]
-    test_labels = [examples[i].label for i in split["test"]]
+    labels = np.array([examples[i].label for i in split["test"]], dtype=int)
+    resamples = _resamples(labels)
     figures: dict[str, dict] = {}
+    aucs: dict[str, np.ndarray] = {}
     for scorer, values in scores.items():
         threshold = tune_threshold(dev_labels, [values[i] for i in split["dev"]])
-        test = [values[i] for i in split["test"]]
-        predicted = [v >= threshold for v in test] if threshold is not None else None
-        figures[scorer] = {
-            "threshold": threshold,
-            "balanced_accuracy": balanced_accuracy(test_labels, predicted) if predicted is not None else None,
-            "roc_auc": roc_auc(test_labels, test),
-        }
+        test = np.array([values[i] for i in split["test"]], dtype=float)
+        aucs[scorer] = np.array([roc_auc(labels[r], test[r]) for r in resamples], dtype=float)
+        figures[scorer] = {"threshold": threshold, "balanced_accuracy": None, "balanced_accuracy_ci95": None,
+                           "roc_auc": roc_auc(labels, test), "roc_auc_ci95": _interval(aucs[scorer])}
+        if threshold is not None and len(resamples):
+            predicted = test >= threshold
+            figures[scorer]["balanced_accuracy"] = balanced_accuracy(labels, predicted)
+            figures[scorer]["balanced_accuracy_ci95"] = _interval(
+                np.array([balanced_accuracy(labels[r], predicted[r]) for r in resamples], dtype=float))
+    versus = {}
+    for baseline in SCORERS:
+        if baseline != "verifier" and figures["verifier"]["roc_auc"] is not None:
+            versus[baseline] = {"roc_auc_delta": figures["verifier"]["roc_auc"] - figures[baseline]["roc_auc"],
+                                "ci95": _interval(aucs["verifier"] - aucs[baseline])}
     return {
-        "n": len(test_labels), "n_dev": len(dev_labels),
-        "positive_share": sum(test_labels) / len(test_labels) if test_labels else None,
-        "scorers": figures,
+        "n": len(labels), "n_dev": len(dev_labels),
+        "positive_share": float(labels.mean()) if len(labels) else None,
+        "scorers": figures, "verifier_vs": versus,
     }
+
+
+def _resamples(labels: np.ndarray) -> list[np.ndarray]:
+    """Return the bootstrap resamples of the test items, each holding both classes (none without both)."""
+    if not 0 < labels.sum() < len(labels):
+        return []
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    drawn = (rng.integers(0, len(labels), size=len(labels)) for _ in range(BOOTSTRAP_SAMPLES))
+    return [r for r in drawn if 0 < labels[r].sum() < len(r)]
+
+
+def _interval(values: np.ndarray) -> list[float] | None:
+    """Return the 2.5th and 97.5th percentiles of bootstrap figures, or None without any."""
+    if not len(values):
+        return None
+    low, high = np.percentile(values, [2.5, 97.5])
+    return [float(low), float(high)]
 
 
 def _record(line: str, *, where: str) -> dict:
@@ -221,6 +266,10 @@ def _example(record: dict, *, where: str) -> Example:
         name, passages = f"frank_{record.get('dataset', 'cnndm')}", (record["source"],)
     return Example(set=name, split=record["split"], claim=record["claim"], passages=passages,
                    label=int(record["label"]))
+
+
+def _span(interval: list[float] | None) -> str:
+    return "" if interval is None else f"[{interval[0]:+.3f}, {interval[1]:+.3f}]"
 
 
 def _number(value: float | None) -> str:
