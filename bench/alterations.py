@@ -8,7 +8,9 @@ paragraph is the source) and every sentence of the seed corpus (its article's pa
 source). qa.evaluation.alterations changes exactly one name, number, date or verb polarity in each.
 Reports, per kind and source and overall, the share of pairs where support(faithful) >
 support(altered) (ties count as failures), next to the same share for the two validation baselines,
-and the share of altered claims the verifier rejects outright (support below its threshold). Prints a
+the share of altered claims the verifier rejects outright (support below its threshold), and the
+share of claims whose report note (qa.evaluation.features.not_in_source: numbers and names the source
+never mentions) is not empty: altered claims (caught) and faithful ones (false alarms). Prints a
 table and writes JSON.
 """
 
@@ -29,11 +31,13 @@ from qa.config import get_settings  # noqa: E402
 from qa.corpus import load_corpus  # noqa: E402
 from qa.embedding import build_embedder  # noqa: E402
 from qa.evaluation.alterations import KINDS, Alteration, build_alterations, corpus_claims, squad_claims  # noqa: E402
+from qa.evaluation.features import not_in_source  # noqa: E402
 from qa.evaluation.validation import Example, cosine_scores, overlap_scores  # noqa: E402
 from qa.evaluation.verifier import SupportVerifier  # noqa: E402
 
 DEFAULT_SQUAD = ROOT.parent / "shared" / "data" / "squad-dev-v1.1.json"
 SCORERS = ("verifier", "overlap", "minilm_cosine")
+COLUMNS = (*SCORERS, "altered_rejected", "altered_noted", "faithful_noted")
 
 
 def score_pairs(pairs: Sequence[Alteration], *, verifier: SupportVerifier,
@@ -60,11 +64,18 @@ def summarise(pairs: Sequence[Alteration], origins: Sequence[str], scores: dict,
     groups.update({f"kind:{k}": [i for i, p in enumerate(pairs) if p.kind == k] for k in KINDS})
     groups.update({f"source:{o}": [i for i, x in enumerate(origins) if x == o] for o in dict.fromkeys(origins)})
     rejected = scores["verifier"]
+    noted = [(bool(not_in_source(p.faithful, p.passages)), bool(not_in_source(p.altered, p.passages))) for p in pairs]
     return {
         name: {"n": len(members), **{s: _share(scores[s], members) for s in SCORERS},
-               "altered_rejected": sum(rejected[i][1] < threshold for i in members) / len(members) if members else None}
+               "altered_rejected": _mean([rejected[i][1] < threshold for i in members]),
+               "altered_noted": _mean([noted[i][1] for i in members]),
+               "faithful_noted": _mean([noted[i][0] for i in members])}
         for name, members in groups.items()
     }
+
+
+def _mean(flags: list[bool]) -> float | None:
+    return sum(flags) / len(flags) if flags else None
 
 
 def _share(values: list[tuple[float, float]], members: list[int]) -> float | None:
@@ -94,13 +105,13 @@ def main() -> None:
     scores = score_pairs(pairs, verifier=verifier, embedder=embedder)
     summary = summarise(pairs, origins, scores, threshold=verifier.threshold)
     seconds = time.monotonic() - started
-    columns = (*SCORERS, "altered_rejected")
-    print(f"{'group':<20} {'n':>5}  " + "  ".join(f"{s:>16}" for s in columns))
+    print(f"{'group':<20} {'n':>5}  " + "  ".join(f"{s:>16}" for s in COLUMNS))
     for name, row in summary.items():
-        cells = "  ".join(f"{row[s]:>16.3f}" if row[s] is not None else f"{'-':>16}" for s in columns)
+        cells = "  ".join(f"{row[s]:>16.3f}" if row[s] is not None else f"{'-':>16}" for s in COLUMNS)
         print(f"{name:<20} {row['n']:>5}  {cells}")
     print(f"share of pairs with support(faithful) > support(altered); altered_rejected: share of altered "
-          f"claims with verifier support below its threshold {verifier.threshold}; {seconds:.0f} s")
+          f"claims with verifier support below its threshold {verifier.threshold}; altered_noted, "
+          f"faithful_noted: share of claims whose report names numbers or names the source lacks; {seconds:.0f} s")
     examples = [{"kind": p.kind, "faithful": p.faithful, "altered": p.altered,
                  "verifier": list(scores["verifier"][i])} for i, p in enumerate(pairs)]
     args.out.parent.mkdir(parents=True, exist_ok=True)
