@@ -12,7 +12,7 @@ from qa.chunking import budget_for_window, chunk_article
 from qa.errors import UnreadableFile
 from qa.models import Article
 from qa.sentences import paragraph_key, split_sentences
-from qa.store import Sentence, Store, chunk_node
+from qa.store import ArticleWrite, Sentence, Store, chunk_node
 
 EMBED_GROUP = 512  # texts embedded per model call across articles
 
@@ -91,16 +91,17 @@ def article_sentences(article: Article) -> list[tuple[Sentence, str]]:
 
 
 def _flush(pending: list, *, store: Store, embedder, progress: Callable[[int], None] | None) -> None:
-    """Embed the texts of the pending articles in one batch, then write each article."""
+    """Embed the texts of the pending articles in one batch, then write them in one group."""
     if not pending:
         return
     vectors = embedder.get_text_embedding_batch([t for *_, texts in pending for t in texts])
-    offset = 0
+    writes, offset = [], 0
     for article, chunks, sentences, texts in pending:
         own = vectors[offset:offset + len(texts)]
         offset += len(texts)
-        store.put_article(article, chunks, embeddings=own[:len(chunks)], title_embedding=own[len(chunks)],
-                          sentences=[s for s, _ in sentences], sentence_embeddings=own[len(chunks) + 1:])
-        if progress:
-            progress(1)
+        writes.append(ArticleWrite(article, chunks, embeddings=own[:len(chunks)], title_embedding=own[len(chunks)],
+                                   sentences=[s for s, _ in sentences], sentence_embeddings=own[len(chunks) + 1:]))
+    store.put_articles(writes)
+    if progress:
+        progress(len(writes))
     pending.clear()

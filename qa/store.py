@@ -13,7 +13,8 @@ Three collections per store:
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import chromadb
@@ -28,6 +29,18 @@ from qa.errors import ArticleNotFound, ConfigError, StoreUnavailable
 from qa.models import Article, Chunk
 
 Sentence = tuple[str, int, int, int]  # paragraph key, paragraph number, start, end
+
+
+@dataclass(frozen=True)
+class ArticleWrite:
+    """One article as ingest stores it: its chunks and sentences with their vectors, and its title's."""
+
+    article: Article
+    chunks: Sequence[Chunk]
+    embeddings: Sequence[Sequence[float]]
+    title_embedding: Sequence[float]
+    sentences: Sequence[Sentence] = ()
+    sentence_embeddings: Sequence[Sequence[float]] = ()
 
 PAGE = 1000
 _EMBED_KEYS = ("header",)
@@ -150,36 +163,44 @@ class Store:
         }
 
     # writes ----------------------------------------------------------------------------------
-    def put_article(self, article: Article, chunks: list[Chunk], *, embeddings: list[list[float]],
-                    title_embedding: list[float], sentences: list[Sentence] = (),
-                    sentence_embeddings: list[list[float]] = ()) -> None:
-        """Replace an article, its chunks and its sentences; the article record is written last, so an
-        interrupted write leaves an old or missing hash and the next ingest redoes the article."""
-        self._call(self.vector_store.delete, article.id)
-        self._call(self._sentences.delete, where={"article_id": article.id})
-        nodes = [chunk_node(article, chunk, embedding) for chunk, embedding in zip(chunks, embeddings)]
-        if nodes:
-            self._call(self.vector_store.add, nodes)
-        for first in range(0, len(sentences), PAGE):
-            batch = sentences[first:first + PAGE]
+    def put_articles(self, writes: Sequence[ArticleWrite]) -> None:
+        """Replace articles, their chunks and their sentences, a whole group in a few calls: what the
+        store held for them goes first, the article records come last, so an interrupted write leaves
+        old or missing hashes and the next ingest redoes those articles."""
+        if not writes:
+            return
+        ids = [w.article.id for w in writes]
+        self._call(self._chunks.delete, where={"article_id": {"$in": ids}})
+        self._call(self._sentences.delete, where={"article_id": {"$in": ids}})
+        nodes = [chunk_node(w.article, chunk, vector) for w in writes for chunk, vector in zip(w.chunks, w.embeddings)]
+        for first in range(0, len(nodes), PAGE):
+            self._call(self.vector_store.add, nodes[first:first + PAGE])
+        rows = [(w.article.id, sentence, vector) for w in writes
+                for sentence, vector in zip(w.sentences, w.sentence_embeddings)]
+        for first in range(0, len(rows), PAGE):
+            batch = rows[first:first + PAGE]
             self._call(
                 self._sentences.add,
-                ids=[f"{article.id}:{n}:{start}" for _, n, start, _ in batch],
-                embeddings=[list(v) for v in sentence_embeddings[first:first + PAGE]],
-                metadatas=[{"article_id": article.id, "key": key, "paragraph": n, "start": start, "end": end}
-                           for key, n, start, end in batch],
+                ids=[f"{article_id}:{n}:{start}" for article_id, (_, n, start, _), _ in batch],
+                embeddings=[list(vector) for *_, vector in batch],
+                metadatas=[{"article_id": article_id, "key": key, "paragraph": n, "start": start, "end": end}
+                           for article_id, (key, n, start, end), _ in batch],
             )
-        self._call(
-            self._articles.upsert,
-            ids=[article.id],
-            embeddings=[title_embedding],
-            documents=[json.dumps({"paragraphs": article.paragraphs, "sections": article.sections}, ensure_ascii=False)],
-            metadatas=[_article_metadata(article, chunks=len(chunks), sentences=len(sentences))],
-        )
+        for first in range(0, len(writes), PAGE):
+            batch = writes[first:first + PAGE]
+            self._call(
+                self._articles.upsert,
+                ids=[w.article.id for w in batch],
+                embeddings=[list(w.title_embedding) for w in batch],
+                documents=[json.dumps({"paragraphs": w.article.paragraphs, "sections": w.article.sections},
+                                      ensure_ascii=False) for w in batch],
+                metadatas=[_article_metadata(w.article, chunks=len(w.chunks), sentences=len(w.sentences))
+                           for w in batch],
+            )
 
     def delete_article(self, article_id: str) -> None:
         """Delete an article's chunks and sentences, then its record."""
-        self._call(self.vector_store.delete, article_id)
+        self._call(self._chunks.delete, where={"article_id": article_id})
         self._call(self._sentences.delete, where={"article_id": article_id})
         self._call(self._articles.delete, ids=[article_id])
 

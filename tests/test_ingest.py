@@ -117,6 +117,25 @@ def test_editing_one_article_reembeds_only_that_article(settings: Settings, corp
     assert store.get_article("us-angry-with-macron").paragraph(8) == "The Kremlin declined to comment."
 
 
+def test_shortening_an_article_leaves_none_of_its_old_chunks_or_sentences(settings: Settings, corpus: Path,
+                                                                          memo_embedder) -> None:
+    store = open_store(settings)
+    ingest(corpus, store, memo_embedder)
+    edited = corpus / "us-angry-with-macron.txt"
+    title, *paragraphs = edited.read_text(encoding="utf-8").split("\n\n")
+    edited.write_text("\n\n".join([title, paragraphs[0]]) + "\n", encoding="utf-8")
+
+    report = ingest(corpus, store, memo_embedder)
+
+    assert report.updated == ["us-angry-with-macron"]
+    shortened = store.get_article("us-angry-with-macron")
+    assert len(shortened.paragraphs) == 1
+    untouched = len(article_sentences(store.get_article("macron-troops-remark-irks-us")))
+    assert store.counts() == {"articles": 2, "paragraphs": 19, "chunks": 19,
+                              "sentences": untouched + len(article_sentences(shortened))}
+    assert {n.metadata["paragraph"] for n in store.iter_nodes() if n.metadata["article_id"] == "us-angry-with-macron"} == {1}
+
+
 def test_removing_a_file_deletes_its_article_and_chunks(settings: Settings, corpus: Path, memo_embedder) -> None:
     store = open_store(settings)
     ingest(corpus, store, memo_embedder)
