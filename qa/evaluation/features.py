@@ -122,9 +122,10 @@ def read_source(passages: Sequence[str]) -> Source:
 
 
 def not_in_source(claim: str, passages: Sequence[str]) -> list[str]:
-    """Return the numbers and names (capitalised words past a sentence's first) of `claim` that the
-    passages never mention, in the claim's order and spelling: for a reader checking a verdict, not
-    for the score (the human labels forgive many of them; a changed figure or name is among them)."""
+    """Return the numbers (without thousands separators) and names (capitalised words past a
+    sentence's first) of `claim` that the passages never mention, in the claim's order: for a reader
+    checking a verdict, not for the score (the human labels forgive many of them; a changed figure or
+    name is among them)."""
     source = read_source(passages)
     found: list[str] = []
     for sentence in claim_sentences(claim):
