@@ -2,6 +2,7 @@
 
     python bench/alterations.py [--squad ../shared/data/squad-dev-v1.1.json] [--corpus corpus]
                                 [--claims 400] [--seed 0] [--out bench/results/alterations.json]
+                                [--faithfulness ../shared/data/faithfulness]
 
 Faithful claims: the answer-bearing sentences of --claims sampled SQuAD v1.1 dev paragraphs (the
 paragraph is the source) and every sentence of the seed corpus (its article's paragraphs are the
@@ -9,9 +10,12 @@ source). qa.evaluation.alterations changes exactly one name, number, date or ver
 Reports, per kind and source and overall, the share of pairs where support(faithful) >
 support(altered) (ties count as failures), next to the same share for the two validation baselines,
 the share of altered claims the verifier rejects outright (support below its threshold), and the
-share of claims whose report note (qa.evaluation.features.not_in_source: numbers and names the source
-never mentions) is not empty: altered claims (caught) and faithful ones (false alarms). Prints a
-table and writes JSON.
+share of claims that get each of the report's notes (qa.evaluation.features.not_in_source: numbers
+and names the source never mentions; swapped: a number or name where the closest source sentence has
+another; negation_flipped: negated where the closest source sentence is not, or the reverse): altered
+claims (caught) and faithful ones (false alarms). With --faithfulness DIR, the same
+notes' rates on the human-labelled dev claims there, supported and not (false alarms on claims people
+accept). Prints tables and writes JSON.
 """
 
 from __future__ import annotations
@@ -31,13 +35,15 @@ from qa.config import get_settings  # noqa: E402
 from qa.corpus import load_corpus  # noqa: E402
 from qa.embedding import build_embedder  # noqa: E402
 from qa.evaluation.alterations import KINDS, Alteration, build_alterations, corpus_claims, squad_claims  # noqa: E402
-from qa.evaluation.features import not_in_source  # noqa: E402
-from qa.evaluation.validation import Example, cosine_scores, overlap_scores  # noqa: E402
+from qa.evaluation.features import negation_flipped, not_in_source, swapped  # noqa: E402
+from qa.evaluation.validation import Example, cosine_scores, load_examples, overlap_scores  # noqa: E402
 from qa.evaluation.verifier import SupportVerifier  # noqa: E402
 
 DEFAULT_SQUAD = ROOT.parent / "shared" / "data" / "squad-dev-v1.1.json"
+DEFAULT_FAITHFULNESS = ROOT.parent / "shared" / "data" / "faithfulness"
 SCORERS = ("verifier", "overlap", "minilm_cosine")
-COLUMNS = (*SCORERS, "altered_rejected", "altered_noted", "faithful_noted")
+COLUMNS = (*SCORERS, "altered_rejected", "altered_noted", "faithful_noted", "altered_swapped", "faithful_swapped",
+           "altered_flipped", "faithful_flipped", "altered_any_note", "faithful_any_note")
 
 
 def score_pairs(pairs: Sequence[Alteration], *, verifier: SupportVerifier,
@@ -65,11 +71,19 @@ def summarise(pairs: Sequence[Alteration], origins: Sequence[str], scores: dict,
     groups.update({f"source:{o}": [i for i, x in enumerate(origins) if x == o] for o in dict.fromkeys(origins)})
     rejected = scores["verifier"]
     noted = [(bool(not_in_source(p.faithful, p.passages)), bool(not_in_source(p.altered, p.passages))) for p in pairs]
+    swaps = [(bool(swapped(p.faithful, p.passages)), bool(swapped(p.altered, p.passages))) for p in pairs]
+    flips = [(negation_flipped(p.faithful, p.passages), negation_flipped(p.altered, p.passages)) for p in pairs]
     return {
         name: {"n": len(members), **{s: _share(scores[s], members) for s in SCORERS},
                "altered_rejected": _mean([rejected[i][1] < threshold for i in members]),
                "altered_noted": _mean([noted[i][1] for i in members]),
-               "faithful_noted": _mean([noted[i][0] for i in members])}
+               "faithful_noted": _mean([noted[i][0] for i in members]),
+               "altered_swapped": _mean([swaps[i][1] for i in members]),
+               "faithful_swapped": _mean([swaps[i][0] for i in members]),
+               "altered_flipped": _mean([flips[i][1] for i in members]),
+               "faithful_flipped": _mean([flips[i][0] for i in members]),
+               "altered_any_note": _mean([noted[i][1] or swaps[i][1] or flips[i][1] for i in members]),
+               "faithful_any_note": _mean([noted[i][0] or swaps[i][0] or flips[i][0] for i in members])}
         for name, members in groups.items()
     }
 
@@ -91,6 +105,8 @@ def main() -> None:
     parser.add_argument("--claims", type=int, default=400, help="SQuAD answer sentences to alter")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "alterations.json")
+    parser.add_argument("--faithfulness", type=Path, default=DEFAULT_FAITHFULNESS,
+                        help="human-labelled claims for the notes' false alarms (empty string: skip)")
     args = parser.parse_args()
     started = time.monotonic()
     rng = random.Random(args.seed)
@@ -110,13 +126,38 @@ def main() -> None:
         cells = "  ".join(f"{row[s]:>16.3f}" if row[s] is not None else f"{'-':>16}" for s in COLUMNS)
         print(f"{name:<20} {row['n']:>5}  {cells}")
     print(f"share of pairs with support(faithful) > support(altered); altered_rejected: share of altered "
-          f"claims with verifier support below its threshold {verifier.threshold}; altered_noted, "
-          f"faithful_noted: share of claims whose report names numbers or names the source lacks; {seconds:.0f} s")
+          f"claims with verifier support below its threshold {verifier.threshold}; *_noted: share of claims "
+          f"noted for numbers or names the source lacks; *_swapped: noted for one differing from the closest "
+          f"source sentence; *_flipped: noted for negation; *_any_note: any of the three; {seconds:.0f} s")
+    human = human_rates(args.faithfulness) if args.faithfulness else None
+    if human:
+        print(f"\nnotes on human-labelled dev claims ({args.faithfulness})")
+        print(f"{'set':<14} {'label':<12} {'n':>5} {'noted':>7} {'swapped':>8} {'flipped':>8} {'any':>6}")
+        for row in human:
+            print(f"{row['set']:<14} {row['label']:<12} {row['n']:>5} {row['noted']:>7.3f} {row['swapped']:>8.3f}"
+                  f" {row['flipped']:>8.3f} {row['any']:>6.3f}")
     examples = [{"kind": p.kind, "faithful": p.faithful, "altered": p.altered,
                  "verifier": list(scores["verifier"][i])} for i, p in enumerate(pairs)]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"summary": summary, "seconds": round(seconds, 1), "seed": args.seed,
-                                    "claims": args.claims, "pairs": examples}, indent=1) + "\n", encoding="utf-8")
+    args.out.write_text(json.dumps({"summary": summary, "human_labelled_notes": human, "seconds": round(seconds, 1),
+                                    "seed": args.seed, "claims": args.claims, "pairs": examples}, indent=1) + "\n",
+                        encoding="utf-8")
+
+
+def human_rates(data: Path) -> list[dict]:
+    """Return, per set and label of the human-labelled dev claims, the share given each note."""
+    examples = [e for e in load_examples(data) if e.split == "dev" and e.set in ("expertqa", "frank_cnndm")]
+    rows = []
+    for name in ("expertqa", "frank_cnndm"):
+        for label, spelled in ((1, "supported"), (0, "unsupported")):
+            chosen = [e for e in examples if e.set == name and e.label == label]
+            rows.append({"set": name, "label": spelled, "n": len(chosen),
+                         "noted": _mean([bool(not_in_source(e.claim, e.passages)) for e in chosen]),
+                         "swapped": _mean([bool(swapped(e.claim, e.passages)) for e in chosen]),
+                         "flipped": _mean([negation_flipped(e.claim, e.passages) for e in chosen]),
+                         "any": _mean([bool(not_in_source(e.claim, e.passages) or swapped(e.claim, e.passages))
+                                       or negation_flipped(e.claim, e.passages) for e in chosen])})
+    return rows
 
 
 if __name__ == "__main__":

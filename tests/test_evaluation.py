@@ -100,7 +100,25 @@ def test_each_claim_lists_the_numbers_and_names_its_citations_never_mention() ->
     score = score_answer("Bloomberg reported the story on Friday, 12 May [2]. Matthew Miller is the spokesman [1].",
                          PASSAGES, judge=WordJudge())
     assert [c.not_in_source for c in score.claims] == [["Friday", "12", "May"], []]
+    assert [c.swapped for c in score.claims] == [[], []]  # "on Monday" holds no name: nothing swapped
     assert score_answer("Matthew Miller said it [3].", PASSAGES, judge=WordJudge()).claims[0].not_in_source == ["Matthew", "Miller"]
+
+
+def test_a_claim_copying_a_cited_sentence_with_one_figure_or_name_changed_says_which() -> None:
+    passages = {1: "Matthew Miller, the State Department spokesman, spoke on March 5. Antony Blinken spoke on March 12."}
+    score = score_answer("Matthew Miller, the State Department spokesman, spoke on March 12 [1]. "
+                         "Antony Blinken, the State Department spokesman, spoke on March 5 [1].", passages, judge=WordJudge())
+    assert [c.not_in_source for c in score.claims] == [[], []]  # every figure and name is somewhere in the source
+    assert [c.swapped for c in score.claims] == [[("12", "5")], [("Antony Blinken", "Matthew Miller")]]
+    assert [c.negation_flipped for c in score.claims] == [False, False]
+
+
+def test_a_claim_turning_a_cited_sentence_around_is_noted() -> None:
+    passages = {1: "Matthew Miller said the United States is not going to send any troops to Ukraine."}
+    score = score_answer("Matthew Miller said the United States is going to send troops to Ukraine [1]. "
+                         "Matthew Miller said the United States is not going to send troops to Ukraine [1].",
+                         passages, judge=WordJudge())
+    assert [c.negation_flipped for c in score.claims] == [True, False]
 
 
 def test_a_claim_its_citation_supports_is_faithful_recalled_and_precise() -> None:

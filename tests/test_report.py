@@ -121,19 +121,26 @@ def test_markdown_lists_unsupported_claims_with_their_support(report: dict[str, 
     assert section == "- **seed-001** Who reported it?\n  - `0.12` Reuters confirmed it. \\[1\\]\n"
 
 
-def test_reports_note_the_numbers_and_names_a_claim_states_that_its_citations_lack(report: dict[str, Any]) -> None:
+def test_reports_note_the_numbers_and_names_a_claims_citations_do_not_bear_out(report: dict[str, Any]) -> None:
     mixed = report["items"][0]
     mixed["claims"][0]["not_in_source"] = ["Tuesday", "2031"]
+    mixed["claims"][0]["swapped"] = [["Tuesday", "Monday"]]
+    mixed["claims"][0]["negation_flipped"] = True
     mixed["claims"][1]["not_in_source"] = ["Reuters"]
     text = render_markdown(report)
     unsupported = text.split("## Unsupported claims\n\n", 1)[1].split("\n\n## ", 1)[0]
     assert unsupported == ("- **seed-001** Who reported it?\n"
                            "  - `0.12` Reuters confirmed it. \\[1\\] — not in what it cites: Reuters")
-    lacking = text.split("## Supported claims with numbers or names their citations never mention\n\n", 1)[1]
+    lacking = text.split("## Supported claims to check (a number, name or negation their citations do not bear out)"
+                         "\n\n", 1)[1]
     assert lacking == ("- **seed-001** Who reported it?\n"
-                       "  - `0.91` Bloomberg reported it. \\[1\\] — not in what it cites: Tuesday, 2031\n")
+                       "  - `0.91` Bloomberg reported it. \\[1\\] — not in what it cites: Tuesday, 2031"
+                       " — the closest cited sentence has Monday where the claim has Tuesday"
+                       " — the closest cited sentence disagrees with the claim on negation\n")
     page = render_html(report)
-    assert '<br><span class="lacking">not in what it cites: Tuesday, 2031</span></li>' in page
+    assert ('<br><span class="lacking">not in what it cites: Tuesday, 2031</span><br><span class="lacking">the '
+            'closest cited sentence has Monday where the claim has Tuesday</span><br><span class="lacking">the '
+            'closest cited sentence disagrees with the claim on negation</span></li>') in page
     assert "## Supported claims with" not in render_markdown(report_of([item("q", claims=[
         claim("Bloomberg reported it.", 0.9, supported=True, markers=[1])])]))
 

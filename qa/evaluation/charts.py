@@ -378,14 +378,21 @@ def _claims_cell(item: Mapping[str, Any]) -> str:
 
 
 def _lacking(claim: Mapping[str, Any]) -> str:
-    """Return the note on the claim's numbers and names that its citations never mention, if any."""
-    missing = claim.get("not_in_source") or []
-    return f'<br><span class="lacking">{escape(not_in_source_note(missing))}</span>' if missing else ""
+    """Return the notes on the claim's numbers and names that its citations do not bear out, if any."""
+    return "".join(f'<br><span class="lacking">{escape(note)}</span>' for note in claim_notes(claim))
 
 
-def not_in_source_note(missing: Sequence[str]) -> str:
-    """Return the reader's note on a claim's numbers and names that its citations never mention."""
-    return "not in what it cites: " + ", ".join(missing)
+def claim_notes(claim: Mapping[str, Any]) -> list[str]:
+    """Return the reader's notes on a claim: numbers and names its citations never mention, those
+    where the closest cited sentence has another, and a negation that sentence does not share."""
+    notes = []
+    if claim.get("not_in_source"):
+        notes.append("not in what it cites: " + ", ".join(claim["not_in_source"]))
+    for mine, theirs in claim.get("swapped") or []:
+        notes.append(f"the closest cited sentence has {theirs} where the claim has {mine}")
+    if claim.get("negation_flipped"):
+        notes.append("the closest cited sentence disagrees with the claim on negation")
+    return notes
 
 
 def _markers(claim: Mapping[str, Any]) -> str:

@@ -26,6 +26,7 @@ from qa.terms import STOPWORDS, terms
 WINDOW = 3  # sentences; a window's vector is the normalised sum of its sentences' vectors
 MAX_WORDS = 100  # longer "sentences" (web pages without punctuation) are cut to fit 256 word pieces
 PAIR_SPAN = 3  # content terms this close in a claim sentence should meet in one source sentence
+SWAP_COVERAGE = 0.6  # share of a claim sentence's terms in one source sentence: it follows that sentence
 SENTENCE_FEATURES = ("cov_sent", "pair_sent", "bigram_sent", "fragment_density", "cos_sent", "cos_win", "entity_win")
 CLAIM_FEATURES = ("log_claim_terms", "novel_terms", "novel_numbers", "novel_entities", "negation_mismatch",
                   "hedge_dropped")
@@ -122,22 +123,76 @@ def read_source(passages: Sequence[str]) -> Source:
 
 
 def not_in_source(claim: str, passages: Sequence[str]) -> list[str]:
-    """Return the numbers (without thousands separators) and names (capitalised words past a
-    sentence's first) of `claim` that the passages never mention, in the claim's order: for a reader
-    checking a verdict, not for the score (the human labels forgive many of them; a changed figure or
-    name is among them)."""
+    """Return the numbers (without thousands separators) and names (see _facts) of `claim` that the
+    passages never mention, in the claim's order: for a reader checking a verdict, not for the score
+    (the human labels forgive many of them)."""
     source = read_source(passages)
-    found: list[str] = []
-    for sentence in claim_sentences(claim):
-        spotted = [(m.start(), m.group(0)) for m in _NUMBER.finditer(sentence) if m.group(0) not in source.numbers]
-        for match in _NAME_RUN.finditer(sentence):
-            words = list(_TOKEN.finditer(match.group(0)))
-            if match.start() == 0 and len(words) == 1:
-                continue  # a sentence's first word is capitalised anyway
-            spotted += [(match.start() + w.start(), w.group(0)) for w in words
-                        if w.group(0).lower() not in STOPWORDS and w.group(0).lower() not in source.positions]
-        found += [text for _, text in sorted(spotted)]
+    found = [text for sentence in claim_sentences(claim) for _, text, kind in _facts(sentence)
+             if (text not in source.numbers if kind == "number" else text.lower() not in source.positions)]
     return list(dict.fromkeys(found))
+
+
+def swapped(claim: str, passages: Sequence[str]) -> list[tuple[str, str]]:
+    """Return (the claim's, the source's) numbers or names where a claim sentence follows one source
+    sentence closely (SWAP_COVERAGE of its content terms) yet holds a number or name that sentence
+    lacks while the sentence holds one of the same kind the claim lacks: the mark of a copied sentence
+    with one fact changed, which a check against the whole source misses when the new figure or name
+    occurs elsewhere in it. For a reader checking a verdict, like not_in_source."""
+    source = read_source(passages)
+    found: list[tuple[str, str]] = []
+    for sentence in claim_sentences(claim):
+        closest = _closest(sentence, source)
+        if closest is None:
+            continue
+        mine, theirs = _facts(sentence), _facts(closest)
+        for kind in ("number", "name"):
+            lacking = [t for _, t, k in mine if k == kind and not _mentions(closest, t, kind)]
+            extra = [t for _, t, k in theirs if k == kind and not _mentions(sentence, t, kind)]
+            if lacking and extra:
+                found.append((" ".join(dict.fromkeys(lacking)), " ".join(dict.fromkeys(extra))))
+    return list(dict.fromkeys(found))
+
+
+def negation_flipped(claim: str, passages: Sequence[str]) -> bool:
+    """Return True when a claim sentence follows one source sentence closely (as in swapped()) but
+    disagrees with it on negation (see _negation_differs): "is" where the source says "is not", or
+    the reverse. For a reader checking a verdict, like not_in_source."""
+    source = read_source(passages)
+    for sentence in claim_sentences(claim):
+        closest = _closest(sentence, source)
+        if closest is not None and _negation_differs(sentence, set(terms(sentence)), closest):
+            return True
+    return False
+
+
+def _closest(sentence: str, source: Source) -> str | None:
+    """Return the source sentence holding the largest share of the claim sentence's content terms,
+    when that share reaches SWAP_COVERAGE."""
+    claim_terms = list(dict.fromkeys(terms(sentence)))
+    if not claim_terms or not source.sentences:
+        return None
+    coverage = _share(_presence(claim_terms, source.term_rows, len(source.sentences)))
+    best = int(np.argmax(coverage))
+    return source.sentences[best] if coverage[best] >= SWAP_COVERAGE else None
+
+
+def _facts(sentence: str) -> list[tuple[int, str, str]]:
+    """Return (offset, text, "number" | "name") of a sentence's numbers and names, in order; names are
+    the words of capitalised runs, leaving out stop words and a lone capitalised first word."""
+    found = [(m.start(), m.group(0), "number") for m in _NUMBER.finditer(sentence)]
+    for match in _NAME_RUN.finditer(sentence):
+        words = list(_TOKEN.finditer(match.group(0)))
+        if match.start() == 0 and len(words) == 1:
+            continue  # a sentence's first word is capitalised anyway
+        found += [(match.start() + w.start(), w.group(0), "name") for w in words if w.group(0).lower() not in STOPWORDS]
+    return sorted(found)
+
+
+def _mentions(sentence: str, fact: str, kind: str) -> bool:
+    """Return True when the sentence holds the number, or the name as any word (case aside)."""
+    if kind == "number":
+        return fact in _NUMBER.findall(sentence)
+    return fact.lower() in _tokens(sentence)
 
 
 def pair_features(sentences: Sequence[str], source: Source, *,

@@ -15,11 +15,11 @@ from typing import Any
 
 from qa.errors import BadRequest
 from qa.evaluation.charts import (
+    claim_notes,
     claim_tally,
     format_interval,
     format_score,
     metric_rows,
-    not_in_source_note,
     number,
     render_html,
     run_facts,
@@ -45,7 +45,7 @@ _NEWLINE = re.compile(r"\r\n|\r|\n")
 
 def render_markdown(report: Mapping[str, Any]) -> str:
     """Return the report as Markdown: what was run, a metrics table, a per-question table, unsupported
-    claims, and supported claims stating numbers or names their citations never mention."""
+    claims, and supported claims with a number, name or negation their citations do not bear out."""
     items = report.get("items") or []
     facts = "\n".join(f"| {label} | {_cell(text)} |" for label, text in run_facts(report))
     sections = [
@@ -57,9 +57,10 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     unsupported = _markdown_claims(items, lambda c: c.get("supported") is False)
     if unsupported:
         sections.append("## Unsupported claims\n\n" + unsupported)
-    lacking = _markdown_claims(items, lambda c: c.get("supported") is True and bool(c.get("not_in_source")))
+    lacking = _markdown_claims(items, lambda c: c.get("supported") is True and bool(claim_notes(c)))
     if lacking:
-        sections.append("## Supported claims with numbers or names their citations never mention\n\n" + lacking)
+        sections.append("## Supported claims to check (a number, name or negation their citations do not bear out)\n\n"
+                        + lacking)
     return "\n\n".join(sections) + "\n"
 
 
@@ -122,7 +123,7 @@ def _markdown_claims(items: Sequence[Mapping[str, Any]], chosen: Callable[[Mappi
         lines = [f"- **{_inline(item.get('id'))}** {_inline(item.get('question') or '')}"]
         for claim in claims:
             markers = "".join(f"\\[{_inline(m)}\\]" for m in claim.get("markers") or [])
-            note = f" — {_inline(not_in_source_note(claim['not_in_source']))}" if claim.get("not_in_source") else ""
+            note = "".join(f" — {_inline(n)}" for n in claim_notes(claim))
             lines.append(f"  - `{format_score(claim.get('support'), 2)}` {_inline(claim.get('text') or '')} {markers}"
                          .rstrip() + note)
         blocks.append("\n".join(lines))

@@ -9,7 +9,9 @@ further into claims, which keep the sentence's markers. For every claim the judg
     is precise if it supports the claim alone or the others do not without it; when they do not
     support it, none of its citations is precise.
 All pairs of an answer go to the judge in one batch. Each claim also lists the numbers and names it
-states that what it cites never mentions, whatever the judge says, for the reader of the verdicts.
+states that what it cites never mentions, those that differ from the cited sentence it otherwise
+follows, and whether it disagrees with that sentence on negation, whatever the judge says, for the
+reader of the verdicts.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 from qa.citations import parse_markers
-from qa.evaluation.features import not_in_source
+from qa.evaluation.features import negation_flipped, not_in_source, swapped
 
 # phrases with which answerers decline; an answer that is only this has no claims to check
 _REFUSAL = re.compile(
@@ -62,6 +64,8 @@ class ClaimVerdict:
     supported: bool
     citations: list[CitationVerdict] = field(default_factory=list)
     not_in_source: list[str] = field(default_factory=list)  # its numbers and names what it cites lacks
+    swapped: list[tuple[str, str]] = field(default_factory=list)  # (its, the closest cited sentence's) facts
+    negation_flipped: bool = False  # it disagrees on negation with the cited sentence it follows
 
 
 @dataclass
@@ -108,12 +112,11 @@ def score_answer(answer: str, passages: dict[int, str], *, judge: Judge) -> Answ
                 pairs.append((claim, [passages[o] for o in markers if o != m and o in passages]))
         plans.append((claim, markers, group, alone, without))
     scores = judge.support_many(pairs)
-    verdicts = [_verdict(plan, scores, judge.threshold, missing=not_in_source(plan[0], pairs[plan[2]][1]))
-                for plan in plans]
+    verdicts = [_verdict(plan, scores, judge.threshold, cited=pairs[plan[2]][1]) for plan in plans]
     return _answer_score(verdicts)
 
 
-def _verdict(plan: tuple, scores: list[float], threshold: float, *, missing: list[str]) -> ClaimVerdict:
+def _verdict(plan: tuple, scores: list[float], threshold: float, *, cited: list[str]) -> ClaimVerdict:
     claim, markers, group, alone, without = plan
     support = scores[group]
     supported = support >= threshold
@@ -127,7 +130,8 @@ def _verdict(plan: tuple, scores: list[float], threshold: float, *, missing: lis
             needed = supported
         citations.append(CitationVerdict(marker=m, support=alone_support, supports=supports, needed=needed))
     return ClaimVerdict(text=claim, markers=markers, support=support, supported=supported, citations=citations,
-                        not_in_source=missing)
+                        not_in_source=not_in_source(claim, cited), swapped=swapped(claim, cited),
+                        negation_flipped=negation_flipped(claim, cited))
 
 
 def _answer_score(verdicts: list[ClaimVerdict]) -> AnswerScore:
