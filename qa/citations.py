@@ -62,7 +62,7 @@ def support_score(claim: str, passage: str) -> float:
     score = len(claim_terms & _terms(passage)) / len(claim_terms)
     if _numbers(claim) - _numbers(passage):
         score -= NUMBER_PENALTY
-    if _negation_differs(claim, claim_terms, _best_sentence(claim_terms, passage)):
+    if negation_differs(claim, claim_terms, _best_sentence(claim_terms, passage)):
         score -= NEGATION_PENALTY
     return min(1.0, max(0.0, score))
 
@@ -97,29 +97,32 @@ def _best_sentence(claim_terms: set[str], passage: str) -> str:
     return max(sentences, key=lambda sentence: len(claim_terms & _terms(sentence)))
 
 
-def _terms(text: str) -> set[str]:
-    """Return the content terms of `text` after normalising numbers and "n't" contractions."""
+def spell_out(text: str) -> str:
+    """Return `text` without thousands separators and with "n't" contractions written "not"."""
     text = _THOUSANDS.sub("", text)
     # "didn't" would otherwise leave the term "didn", which "did not" never matches
     text = _IRREGULAR_NOT.sub(lambda m: _EXPANDED[m.group(1).lower()] + " not", text)
-    return set(terms(_CONTRACTED_NOT.sub(" not", text)))
+    return _CONTRACTED_NOT.sub(" not", text)
+
+
+def _terms(text: str) -> set[str]:
+    """Return the content terms of `text` after normalising numbers and "n't" contractions."""
+    return set(terms(spell_out(text)))
 
 
 def _numbers(text: str) -> set[str]:
     return {match.group() for match in _NUMBER.finditer(_THOUSANDS.sub("", text))}
 
 
-def _negation_differs(claim: str, claim_terms: set[str], sentence: str) -> bool:
+def negation_differs(claim: str, claim_terms: set[str], sentence: str, *, negation: re.Pattern = _NEGATION) -> bool:
     """Return True when the claim's polarity disagrees with the clauses of `sentence` it rests on:
     a plain claim resting on words found only in negated clauses, or a negated claim sharing no
-    word with any negated clause. A negation elsewhere in the sentence does not count."""
+    word with any negated clause. A negation elsewhere in the sentence does not count. `negation`
+    finds a negation (the support verifier counts "none", "nor", "without"... too; this check does
+    not, as "without" seldom denies what a passage says)."""
     clauses = [c for c in _CLAUSE.split(sentence) if c and c.strip()]
-    negated = set().union(*(_terms(c) for c in clauses if _is_negated(c)))
-    plain = set().union(*(_terms(c) for c in clauses if not _is_negated(c)))
-    if _is_negated(claim):
+    negated = set().union(*(_terms(c) for c in clauses if negation.search(c)))
+    plain = set().union(*(_terms(c) for c in clauses if not negation.search(c)))
+    if negation.search(claim):
         return not (claim_terms & negated)
     return bool((claim_terms & negated) - plain)
-
-
-def _is_negated(text: str) -> bool:
-    return _NEGATION.search(text) is not None

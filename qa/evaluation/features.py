@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qa.citations import negation_differs, spell_out
 from qa.sentences import split_sentences
 from qa.terms import STOPWORDS, terms
 
@@ -45,16 +46,12 @@ _DETOKENIZE = (
     (re.compile(r"([($])\s+"), r"\1"),
 )
 _TOKENISED_STOP = re.compile(r"(?<=\S)\s+\.\s+(?=\S)")  # " . " between sentences of a tokenised summary
-_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
-_IRREGULAR_NOT = re.compile(r"\b(ca|wo|sha)n['’]t\b", re.IGNORECASE)  # can't, won't, shan't
-_CONTRACTED_NOT = re.compile(r"n['’]t\b", re.IGNORECASE)
-_EXPANDED = {"ca": "can", "wo": "will", "sha": "shall"}
 _TOKEN = re.compile(r"\w+")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+# negation for the verifier's features, wider than qa.citations' own (the weights were fitted with it)
+NEGATION = re.compile(r"\b(?:not|no|never|cannot|none|nobody|nothing|neither|nor|without)\b", re.IGNORECASE)
 _NAME = re.compile(r"\b[A-Z][\w’'-]*")
 _NAME_RUN = re.compile(r"\b[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*")  # "Antony Blinken": one name
-_NEGATION = re.compile(r"\b(?:not|no|never|cannot|none|nobody|nothing|neither|nor|without)\b")
-_CLAUSE = re.compile(r"[,;:]|\b(?:and|but|while|whereas)\b")
 # a claim dropping the source's hedge ("seems essential" -> "is essential") states more than it
 _HEDGES = frozenset(
     "may might could can seem seems seemed appear appears likely unlikely possibly possible perhaps suggest "
@@ -84,9 +81,7 @@ def normalize(text: str) -> str:
     """Return `text` detokenised, with thousands separators and "n't" contractions spelled out."""
     for pattern, replacement in _DETOKENIZE:
         text = pattern.sub(replacement, text)
-    text = _THOUSANDS.sub("", text)
-    text = _IRREGULAR_NOT.sub(lambda m: _EXPANDED[m.group(1).lower()] + " not", text)
-    return " ".join(_CONTRACTED_NOT.sub(" not", text).split())
+    return " ".join(spell_out(text).split())
 
 
 def claim_sentences(claim: str) -> list[str]:
@@ -155,12 +150,12 @@ def swapped(claim: str, passages: Sequence[str]) -> list[tuple[str, str]]:
 
 def negation_flipped(claim: str, passages: Sequence[str]) -> bool:
     """Return True when a claim sentence follows one source sentence closely (as in swapped()) but
-    disagrees with it on negation (see _negation_differs): "is" where the source says "is not", or
-    the reverse. For a reader checking a verdict, like not_in_source."""
+    disagrees with it on negation (qa.citations.negation_differs): "is" where the source says "is
+    not", or the reverse. For a reader checking a verdict, like not_in_source."""
     source = read_source(passages)
     for sentence in claim_sentences(claim):
         closest = _closest(sentence, source)
-        if closest is not None and _negation_differs(sentence, set(terms(sentence)), closest):
+        if closest is not None and negation_differs(sentence, set(terms(sentence)), closest, negation=NEGATION):
             return True
     return False
 
@@ -244,22 +239,10 @@ def _sentence_features(sentence: str, source: Source, *, sentence_cos: np.ndarra
     ])
     best_words = set(_tokens(source.sentences[best_sentence]))
     flags = np.array([
-        float(_negation_differs(sentence, set(claim_terms), source.sentences[best_sentence])),
+        float(negation_differs(sentence, set(claim_terms), source.sentences[best_sentence], negation=NEGATION)),
         float(bool((best_words & _HEDGES) - set(words))),
     ])
     return row, counts, flags
-
-
-def _negation_differs(sentence: str, claim_terms: set[str], source_sentence: str) -> bool:
-    """Return True when the claim sentence's polarity disagrees with the clauses of the source sentence
-    it rests on (the idea of qa.citations): a negated claim sharing no term with a negated clause, or a
-    plain claim whose terms appear only in negated clauses."""
-    clauses = [c for c in _CLAUSE.split(source_sentence) if c and c.strip()]
-    negated = set().union(*(terms(c) for c in clauses if _is_negated(c)))
-    plain = set().union(*(terms(c) for c in clauses if not _is_negated(c)))
-    if _is_negated(sentence):
-        return not claim_terms & negated
-    return bool((claim_terms & negated) - plain)
 
 
 def _pair_share(sequence: list[str], source: Source) -> float:
@@ -299,10 +282,6 @@ def _inner_names(sentence: str) -> set[str]:
         if match.start() > 0:
             found.update(w for w in _tokens(match.group(0)) if w not in STOPWORDS)
     return found
-
-
-def _is_negated(text: str) -> bool:
-    return _NEGATION.search(text.lower()) is not None
 
 
 def _windows(spans: list[tuple[int, int]], count: int) -> np.ndarray:
