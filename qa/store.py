@@ -42,6 +42,7 @@ class ArticleWrite:
     sentences: Sequence[Sentence] = ()
     sentence_embeddings: Sequence[Sequence[float]] = ()
 
+
 PAGE = 1000
 _EMBED_KEYS = ("header",)
 
