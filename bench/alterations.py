@@ -10,9 +10,9 @@ source). qa.evaluation.alterations changes exactly one name, number, date or ver
 Reports, per kind and source and overall, the share of pairs where support(faithful) >
 support(altered) (ties count as failures), next to the same share for the two validation baselines,
 the share of altered claims the verifier rejects outright (support below its threshold), and the
-share of claims that get each of the report's notes (qa.evaluation.features.not_in_source: numbers
-and names the source never mentions; swapped: a number or name where the closest source sentence has
-another; negation_flipped: negated where the closest source sentence is not, or the reverse): altered
+share of claims that get each of the report's notes (qa.evaluation.features.fact_notes: numbers and
+names the source never mentions; a number or name where the closest source sentence has another;
+negated where the closest source sentence is not, or the reverse): altered
 claims (caught) and faithful ones (false alarms). With --faithfulness DIR, the same
 notes' rates on the human-labelled dev claims there, supported and not (false alarms on claims people
 accept). Prints tables and writes JSON.
@@ -35,7 +35,7 @@ from qa.config import get_settings  # noqa: E402
 from qa.corpus import load_corpus  # noqa: E402
 from qa.embedding import build_embedder  # noqa: E402
 from qa.evaluation.alterations import KINDS, Alteration, build_alterations, corpus_claims, squad_claims  # noqa: E402
-from qa.evaluation.features import negation_flipped, not_in_source, swapped  # noqa: E402
+from qa.evaluation.features import fact_notes  # noqa: E402
 from qa.evaluation.validation import Example, cosine_scores, load_examples, overlap_scores  # noqa: E402
 from qa.evaluation.verifier import SupportVerifier  # noqa: E402
 
@@ -70,9 +70,10 @@ def summarise(pairs: Sequence[Alteration], origins: Sequence[str], scores: dict,
     groups.update({f"kind:{k}": [i for i, p in enumerate(pairs) if p.kind == k] for k in KINDS})
     groups.update({f"source:{o}": [i for i, x in enumerate(origins) if x == o] for o in dict.fromkeys(origins)})
     rejected = scores["verifier"]
-    noted = [(bool(not_in_source(p.faithful, p.passages)), bool(not_in_source(p.altered, p.passages))) for p in pairs]
-    swaps = [(bool(swapped(p.faithful, p.passages)), bool(swapped(p.altered, p.passages))) for p in pairs]
-    flips = [(negation_flipped(p.faithful, p.passages), negation_flipped(p.altered, p.passages)) for p in pairs]
+    notes = [(fact_notes(p.faithful, p.passages), fact_notes(p.altered, p.passages)) for p in pairs]
+    noted = [(bool(f.not_in_source), bool(a.not_in_source)) for f, a in notes]
+    swaps = [(bool(f.swapped), bool(a.swapped)) for f, a in notes]
+    flips = [(f.negation_flipped, a.negation_flipped) for f, a in notes]
     return {
         name: {"n": len(members), **{s: _share(scores[s], members) for s in SCORERS},
                "altered_rejected": _mean([rejected[i][1] < threshold for i in members]),
@@ -82,8 +83,8 @@ def summarise(pairs: Sequence[Alteration], origins: Sequence[str], scores: dict,
                "faithful_swapped": _mean([swaps[i][0] for i in members]),
                "altered_flipped": _mean([flips[i][1] for i in members]),
                "faithful_flipped": _mean([flips[i][0] for i in members]),
-               "altered_any_note": _mean([noted[i][1] or swaps[i][1] or flips[i][1] for i in members]),
-               "faithful_any_note": _mean([noted[i][0] or swaps[i][0] or flips[i][0] for i in members])}
+               "altered_any_note": _mean([bool(notes[i][1]) for i in members]),
+               "faithful_any_note": _mean([bool(notes[i][0]) for i in members])}
         for name, members in groups.items()
     }
 
@@ -150,13 +151,12 @@ def human_rates(data: Path) -> list[dict]:
     rows = []
     for name in ("expertqa", "frank_cnndm"):
         for label, spelled in ((1, "supported"), (0, "unsupported")):
-            chosen = [e for e in examples if e.set == name and e.label == label]
-            rows.append({"set": name, "label": spelled, "n": len(chosen),
-                         "noted": _mean([bool(not_in_source(e.claim, e.passages)) for e in chosen]),
-                         "swapped": _mean([bool(swapped(e.claim, e.passages)) for e in chosen]),
-                         "flipped": _mean([negation_flipped(e.claim, e.passages) for e in chosen]),
-                         "any": _mean([bool(not_in_source(e.claim, e.passages) or swapped(e.claim, e.passages))
-                                       or negation_flipped(e.claim, e.passages) for e in chosen])})
+            notes = [fact_notes(e.claim, e.passages) for e in examples if e.set == name and e.label == label]
+            rows.append({"set": name, "label": spelled, "n": len(notes),
+                         "noted": _mean([bool(n.not_in_source) for n in notes]),
+                         "swapped": _mean([bool(n.swapped) for n in notes]),
+                         "flipped": _mean([n.negation_flipped for n in notes]),
+                         "any": _mean([bool(n) for n in notes])})
     return rows
 
 

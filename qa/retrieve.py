@@ -133,10 +133,10 @@ class Retriever:
                 raise BadRequest(f"no article {article_id!r} in the store (see `qa status` or `qa show`)")
         if not filters.outlet:
             return filters
-        outlets = self._outlets
-        spelled = [o for o in outlets if o.casefold() == filters.outlet.strip().casefold()]
+        spelled = [o for o in self._outlets if o.casefold() == filters.outlet.strip().casefold()]
         if not spelled:
-            listed = f"outlets in the store: {', '.join(outlets[:20])}" if outlets else "no article in the store names its outlet"
+            listed = (f"outlets in the store: {', '.join(self._outlets[:20])}" if self._outlets
+                      else "no article in the store names its outlet")
             raise BadRequest(f"no article from outlet {filters.outlet!r}; {listed}")
         return replace(filters, outlet=spelled[0])
 

@@ -117,47 +117,45 @@ def read_source(passages: Sequence[str]) -> Source:
     )
 
 
-def not_in_source(claim: str, passages: Sequence[str]) -> list[str]:
-    """Return the numbers (without thousands separators) and names (see _facts) of `claim` that the
-    passages never mention, in the claim's order: for a reader checking a verdict, not for the score
-    (the human labels forgive many of them)."""
-    source = read_source(passages)
-    found = [text for sentence in claim_sentences(claim) for _, text, kind in _facts(sentence)
-             if (text not in source.numbers if kind == "number" else text.lower() not in source.positions)]
-    return list(dict.fromkeys(found))
+@dataclass(frozen=True)
+class FactNotes:
+    """What a claim states that its passages do not bear out, for a reader checking a verdict, not for
+    the score (the human labels forgive many of these)."""
+
+    not_in_source: list[str]  # its numbers (without thousands separators) and names the passages never mention
+    swapped: list[tuple[str, str]]  # (its, the source's) numbers or names where it departs from the sentence it follows
+    negation_flipped: bool  # it disagrees on negation with the sentence it follows
+
+    def __bool__(self) -> bool:
+        return bool(self.not_in_source or self.swapped or self.negation_flipped)
 
 
-def swapped(claim: str, passages: Sequence[str]) -> list[tuple[str, str]]:
-    """Return (the claim's, the source's) numbers or names where a claim sentence follows one source
-    sentence closely (SWAP_COVERAGE of its content terms) yet holds a number or name that sentence
-    lacks while the sentence holds one of the same kind the claim lacks: the mark of a copied sentence
-    with one fact changed, which a check against the whole source misses when the new figure or name
-    occurs elsewhere in it. For a reader checking a verdict, like not_in_source."""
+def fact_notes(claim: str, passages: Sequence[str]) -> FactNotes:
+    """Return the FactNotes of `claim` against `passages`, in the claim's order. A claim sentence
+    follows the source sentence holding SWAP_COVERAGE or more of its content terms; there, a number
+    or name of the claim that sentence lacks, while the sentence holds one of the same kind the claim
+    lacks, is the mark of a copied sentence with one fact changed, which a check against the whole
+    source misses when the new figure or name occurs elsewhere in it. Names: see _facts."""
     source = read_source(passages)
-    found: list[tuple[str, str]] = []
+    missing: list[str] = []
+    swaps: list[tuple[str, str]] = []
+    flipped = False
     for sentence in claim_sentences(claim):
+        mine = _facts(sentence)
+        missing += [text for _, text, kind in mine
+                    if (text not in source.numbers if kind == "number" else text.lower() not in source.positions)]
         closest = _closest(sentence, source)
         if closest is None:
             continue
-        mine, theirs = _facts(sentence), _facts(closest)
+        theirs = _facts(closest)
         for kind in ("number", "name"):
             lacking = [t for _, t, k in mine if k == kind and not _mentions(closest, t, kind)]
             extra = [t for _, t, k in theirs if k == kind and not _mentions(sentence, t, kind)]
             if lacking and extra:
-                found.append((" ".join(dict.fromkeys(lacking)), " ".join(dict.fromkeys(extra))))
-    return list(dict.fromkeys(found))
-
-
-def negation_flipped(claim: str, passages: Sequence[str]) -> bool:
-    """Return True when a claim sentence follows one source sentence closely (as in swapped()) but
-    disagrees with it on negation (qa.citations.negation_differs): "is" where the source says "is
-    not", or the reverse. For a reader checking a verdict, like not_in_source."""
-    source = read_source(passages)
-    for sentence in claim_sentences(claim):
-        closest = _closest(sentence, source)
-        if closest is not None and negation_differs(sentence, set(terms(sentence)), closest, negation=NEGATION):
-            return True
-    return False
+                swaps.append((" ".join(dict.fromkeys(lacking)), " ".join(dict.fromkeys(extra))))
+        flipped = flipped or negation_differs(sentence, set(terms(sentence)), closest, negation=NEGATION)
+    return FactNotes(not_in_source=list(dict.fromkeys(missing)), swapped=list(dict.fromkeys(swaps)),
+                     negation_flipped=flipped)
 
 
 def _closest(sentence: str, source: Source) -> str | None:

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 from qa.citations import parse_markers
-from qa.evaluation.features import negation_flipped, not_in_source, swapped
+from qa.evaluation.features import fact_notes
 
 # phrases with which answerers decline; an answer that is only this has no claims to check
 _REFUSAL = re.compile(
@@ -129,9 +129,10 @@ def _verdict(plan: tuple, scores: list[float], threshold: float, *, cited: list[
         else:
             needed = supported
         citations.append(CitationVerdict(marker=m, support=alone_support, supports=supports, needed=needed))
+    notes = fact_notes(claim, cited)
     return ClaimVerdict(text=claim, markers=markers, support=support, supported=supported, citations=citations,
-                        not_in_source=not_in_source(claim, cited), swapped=swapped(claim, cited),
-                        negation_flipped=negation_flipped(claim, cited))
+                        not_in_source=notes.not_in_source, swapped=notes.swapped,
+                        negation_flipped=notes.negation_flipped)
 
 
 def _answer_score(verdicts: list[ClaimVerdict]) -> AnswerScore:

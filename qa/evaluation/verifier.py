@@ -18,9 +18,9 @@ model's dev-tuned decision threshold is folded into its intercept, so one `thres
 
 Known limits (measured in bench/alterations.py and qa.evaluation.validation): one changed name,
 number, date or polarity always lowers the score of a claim copied from its source, but rarely below
-the threshold, because the human labels give those mismatches little weight (reports add notes from
-qa.evaluation.features' not_in_source, swapped and negation_flipped, so a reader sees them); the
-summary model, fitted on CNN/DM, rewards copying and scores paraphrased summaries low.
+the threshold, because the human labels give those mismatches little weight (reports add
+qa.evaluation.features.fact_notes, so a reader sees them); the summary model, fitted on CNN/DM,
+rewards copying and scores paraphrased summaries low.
 """
 
 from __future__ import annotations
