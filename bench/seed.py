@@ -1,6 +1,7 @@
 """The seed question set (eval/datasets/seed.jsonl) over the bundled corpus: how often the first
-citation's paragraph holds the answer, how often unanswerable questions are refused, and how many
-answerable ones are refused.
+citation's paragraph holds the answer, how often unanswerable questions are refused, how many
+answerable ones are refused, and of those how many list the answer's paragraph among the refusal's
+closest passages.
 
     python bench/seed.py [--dataset eval/datasets/seed.jsonl] [--corpus corpus] [-v]
     python bench/seed.py --api http://127.0.0.1:8000 [--followups-only]   # through POST /v1/chat
@@ -79,6 +80,9 @@ def figures_of(rows: list[dict], items: list[dict]) -> dict:
         "first_citation_correct": share(answerable, {"correct"}),
         "unanswerable_refused": share(unanswerable, {"refused-ok"}),
         "answerable_refused": sum(1 for i in answerable if i["verdict"] == "refused"),
+        "answerable_refused_nearest_holds_answer": sum(
+            1 for r, i in zip(rows, items)
+            if i["verdict"] == "refused" and set(i["nearest"]) & set(r["expected_paragraphs"])),
         "followup_first_citation_correct": share([i for i in answerable if i["followup"]], {"correct"}),
     }
 
@@ -103,7 +107,8 @@ def main() -> int:
         verdict = grade(row, answer)
         items.append({"id": row["id"], "followup": bool(row.get("history")), "verdict": verdict,
                       "answer": answer["answer"], "confidence": round(answer["confidence"], 3),
-                      "cited": [f"{c['article_id']}:{c['paragraph']}" for c in answer["citations"]]})
+                      "cited": [f"{c['article_id']}:{c['paragraph']}" for c in answer["citations"]],
+                      "nearest": [f"{p['article_id']}:{p['paragraph']}" for p in answer.get("nearest", [])]})
         if args.verbose:
             print(f"{verdict:<11} {row['id']} {row['question'][:70]}")
 
@@ -114,6 +119,7 @@ def main() -> int:
     print(f"  first citation holds the answer (answerable): {figures['first_citation_correct']:.3f}   goal >= 0.90")
     print(f"  unanswerable refused:                         {figures['unanswerable_refused']:.3f}   goal >= 0.90")
     print(f"  answerable refused:                           {figures['answerable_refused']}       goal 0")
+    print(f"    of which the closest passages hold the answer: {figures['answerable_refused_nearest_holds_answer']}")
     print(f"  follow-ups, first citation correct:           {figures['followup_first_citation_correct']:.3f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"figures": figures, "items": items}, indent=2, ensure_ascii=False))

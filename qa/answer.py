@@ -10,7 +10,7 @@ from qa.config import Settings
 from qa.errors import BadRequest
 from qa.extractive import ExtractiveAnswerer
 from qa.generative import LLMAnswerer
-from qa.models import Answer
+from qa.models import Answer, Passage
 from qa.retrieve import Filters, Retriever
 
 MAX_QUESTION_CHARS = 4000
@@ -65,4 +65,7 @@ def answer_question(question: str, *, retriever: Retriever, answerer: Extractive
                                  prefer=turn.prefer, referents=turn.referents, needs_link=turn.needs_link)
     answer.query = query
     answer.retrieved = [h.key for h in hits]
+    if not answer.answerable:
+        closest = retriever.evidence.closest(turn.scoring_query or question, hits)
+        answer.nearest = [Passage(h.article_id, h.title, h.paragraph, h.text, h.text[s.start:s.end]) for h, s in closest]
     return answer

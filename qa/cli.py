@@ -215,6 +215,11 @@ def render_answer(answer) -> str:
             lines.append(f"      “{c.quote}”")
     for flag in answer.flags:
         lines.append(f"  ! dropped [{flag.marker}]: {flag.reason}: {flag.sentence}")
+    if answer.nearest:
+        lines.append("\nClosest passages (none clearly answers the question):")
+        for p in answer.nearest:
+            lines.append(f"  - {p.title} ({p.article_id}, paragraph {p.paragraph})")
+            lines.append(f"      “{p.quote}”")
     return "\n".join(lines)
 
 

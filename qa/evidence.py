@@ -75,6 +75,17 @@ class EvidenceScorer:
             ])
         return out
 
+    def closest(self, query: str, hits: list[Hit], *, count: int = 3) -> list[tuple[Hit, SentenceScore]]:
+        """Return up to `count` sentences, one per hit, that share a content term with the query and
+        match it best (lexical plus dense), best first: where a reader would look when none answers."""
+        weights = self.query_weights(query)
+        best = []
+        for hit, sentences in zip(hits, self.score(self.query_vector(query), weights, hits)):
+            sharing = [s for s in sentences if s.lexical > 0]
+            if sharing:
+                best.append((hit, max(sharing, key=_match)))
+        return sorted(best, key=lambda pair: _match(pair[1]), reverse=True)[:count]
+
     def _sentences(self, hits: list[Hit]) -> list[tuple[list[tuple[int, int]], np.ndarray, list[set[str]]]]:
         """Return each hit's sentence spans, embeddings and term sets, computing what is not cached.
         Entries are taken and stored under the lock, so another thread's eviction cannot bite."""
@@ -101,6 +112,10 @@ class EvidenceScorer:
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return [found[k] for k in keys]
+
+
+def _match(sentence: SentenceScore) -> float:
+    return sentence.lexical + sentence.dense
 
 
 def matches(term: str, present: set[str]) -> bool:

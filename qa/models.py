@@ -95,6 +95,17 @@ class Flag:
 
 
 @dataclass
+class Passage:
+    """A sentence a refusal points the reader to: near the question, yet not an answer to it."""
+
+    article_id: str
+    title: str
+    paragraph: int
+    text: str  # the whole paragraph
+    quote: str  # its sentence nearest the question
+
+
+@dataclass
 class Answer:
     """The response contract shared by the CLI, the API and the eval harness."""
 
@@ -107,6 +118,7 @@ class Answer:
     confidence: float = 0.0
     flags: list[Flag] = field(default_factory=list)
     retrieved: list[str] = field(default_factory=list)  # addresses of the paragraphs considered, best first
+    nearest: list[Passage] = field(default_factory=list)  # when refused: where to look, best first
 
     def to_dict(self) -> dict:
         """Return the JSON-ready form of the answer."""

@@ -28,9 +28,11 @@ from conftest import Ingested, free_port
 QUESTION = "Who is the State Department spokesman who responded to Bloomberg's report?"
 FOLLOW_UP = "What did he say next?"
 OFF_TOPIC = "Which team won the 2024 Super Bowl?"
+NEAR_MISS = "Which political party does Slovak Prime Minister Robert Fico lead?"
 TROOPS = "macron-troops-remark-irks-us"
 ANGRY = "us-angry-with-macron"
-ANSWER_KEYS = ["answer", "answerable", "citations", "question", "query", "answerer", "confidence", "flags", "retrieved"]
+ANSWER_KEYS = ["answer", "answerable", "citations", "question", "query", "answerer", "confidence", "flags", "retrieved",
+               "nearest"]
 CITATION_KEYS = ["marker", "article_id", "title", "paragraph", "text", "quote", "start", "end"]
 KEY = "s3cret-key"
 READY_TIMEOUT = 60.0
@@ -185,6 +187,14 @@ def test_ask_off_topic_question_is_not_answerable_and_cites_nothing(client: Test
     body = client.post("/v1/ask", json={"question": OFF_TOPIC}).json()
 
     assert (body["answerable"], body["citations"], body["answer"]) == (False, [], REFUSAL)
+    assert body["nearest"] == []
+
+
+def test_ask_refusal_carries_the_closest_passages(client: TestClient) -> None:
+    body = client.post("/v1/ask", json={"question": NEAR_MISS}).json()
+
+    assert (body["answerable"], body["citations"]) == (False, [])
+    assert [(p["article_id"], p["paragraph"]) for p in body["nearest"]][:1] == [(TROOPS, 10)]
 
 
 def test_ask_with_a_filter_naming_an_unknown_article_answers_422(client: TestClient) -> None:

@@ -25,6 +25,7 @@ API_KEY = "browser-test-key"
 FIRST = "Who is the State Department spokesman who responded to Bloomberg's report?"
 FOLLOW_UP = "What did he say next?"
 OFF_TOPIC = "Which team won the 2024 Super Bowl?"
+NEAR_MISS = "Which political party does Slovak Prime Minister Robert Fico lead?"
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +137,25 @@ def test_chat_page_answers_follows_up_opens_citations_and_shows_refusals(browser
         ]
         assert [m["content"] for m in bodies[2]["messages"] if m["role"] == "user"] == [FIRST, FOLLOW_UP, OFF_TOPIC]
         assert "Matthew Miller" in bodies[1]["messages"][1]["content"]
+        assert tab.errors == []
+
+
+def test_chat_page_refusal_lists_the_closest_passages_and_opens_them(browser: Browser, live_server: str) -> None:
+    with open_tab(browser, live_server) as tab:
+        page = tab.page
+        refusal = ask(page, NEAR_MISS)
+        expect(refusal).to_have_class("turn assistant refusal")
+        expect(refusal).to_contain_text("Closest passages (none clearly answers the question):")
+        closest = refusal.get_by_role("list", name="Closest passages").get_by_role("listitem")
+        expect(closest.first).to_contain_text("Slovak Prime Minister Robert Fico stated")
+        expect(refusal.locator(".text").get_by_role("button")).to_have_count(0)  # the refusal cites nothing
+
+        closest.first.get_by_role("button", name="Closest passage:").click()
+        source = page.get_by_role("complementary")
+        expect(source).to_be_visible()
+        expect(source).to_contain_text("Closest passage")
+        expect(source).to_contain_text("paragraph 10")
+        expect(source.locator("mark")).to_contain_text("Slovak Prime Minister Robert Fico stated")
         assert tab.errors == []
 
 

@@ -18,6 +18,7 @@ from qa.extractive import REFUSAL
 QUESTION = "Who is the State Department spokesman who responded to Bloomberg's report?"
 FOLLOW_UP = "What did he say next?"
 OFF_TOPIC = "Which team won the 2024 Super Bowl?"
+NEAR_MISS = "Which political party does Slovak Prime Minister Robert Fico lead?"  # Fico is named, his party not
 TROOPS = "macron-troops-remark-irks-us"
 ANGRY = "us-angry-with-macron"
 ANSWER_KEYS = {"answer", "answerable", "citations"}
@@ -175,6 +176,22 @@ def test_ask_off_topic_question_is_not_answerable_and_cites_nothing(ingested_env
     assert answer["answerable"] is False
     assert answer["citations"] == []
     assert answer["answer"] == REFUSAL
+    assert answer["nearest"] == []  # nothing in the corpus shares a word with it
+
+
+def test_ask_refusal_points_at_the_closest_passages_without_citing_them(ingested_env: Env) -> None:
+    answer = only_json(run(["ask", "--json", NEAR_MISS], ingested_env))
+    human = run(["ask", NEAR_MISS], ingested_env).stdout
+
+    assert (answer["answerable"], answer["citations"], answer["answer"]) == (False, [], REFUSAL)
+    assert 1 <= len(answer["nearest"]) <= 3
+    first = answer["nearest"][0]
+    assert (first["article_id"], first["paragraph"]) == (TROOPS, 10)
+    assert first["quote"].startswith("Slovak Prime Minister Robert Fico stated")
+    assert first["quote"] in first["text"]
+    assert human.startswith(f"{REFUSAL}\n\nClosest passages (none clearly answers the question):\n")
+    assert f"({TROOPS}, paragraph 10)\n      “Slovak Prime Minister Robert Fico stated" in human
+    assert "Sources:" not in human
 
 
 def test_ask_batch_prints_one_json_answer_per_line_for_plain_and_jsonl_lines(ingested_env: Env,

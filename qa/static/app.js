@@ -171,6 +171,26 @@ function renderSources(turn, answer) {
   turn.append(list);
 }
 
+// A refusal still points at the sentences nearest the question, for the reader to judge.
+function renderNearest(turn, answer) {
+  const passages = answer.nearest || [];
+  if (!passages.length) return;
+  turn.append(element("p", "nearest-note", "Closest passages (none clearly answers the question):"));
+  const list = element("ol", "sources nearest");
+  list.setAttribute("aria-label", "Closest passages");
+  for (const passage of passages) {
+    const item = element("li");
+    const button = element("button", "marker", `¶${passage.paragraph}`);
+    button.type = "button";
+    button.setAttribute("aria-label", `Closest passage: ${passage.title}, paragraph ${passage.paragraph}`);
+    button.addEventListener("click", () => openSource(passage, button, "Closest passage"));
+    item.append(button, " ", element("q", "nearest-quote", passage.quote),
+      element("span", "source-para", ` · ${passage.article_id}, paragraph ${passage.paragraph}`));
+    list.append(item);
+  }
+  turn.append(list);
+}
+
 function renderAnswer(turn, body, answer) {
   turn.classList.toggle("refusal", answer.answerable === false);
   if (answer.answerable === false) {
@@ -179,6 +199,7 @@ function renderAnswer(turn, body, answer) {
   }
   renderAnswerText(body, answer);
   renderSources(turn, answer);
+  renderNearest(turn, answer);
 }
 
 async function submitQuestion(text) {
@@ -278,11 +299,15 @@ function showParagraph({ article_id, title, paragraph, text, quote = "", start =
 }
 
 function openCitation(citation, button) {
+  openSource(citation, button, `Source [${citation.marker}]`);
+}
+
+function openSource(passage, button, kicker) {
   for (const active of document.querySelectorAll(".marker[aria-expanded]")) active.removeAttribute("aria-expanded");
   opener = button;
   button.setAttribute("aria-expanded", "true");
   button.setAttribute("aria-controls", "source");
-  showParagraph(citation, `Source [${citation.marker}]`);
+  showParagraph(passage, kicker);
   ui.source.hidden = false;
   document.body.classList.add("with-source");
   ui.source.focus();
