@@ -67,5 +67,6 @@ def answer_question(question: str, *, retriever: Retriever, answerer: Extractive
     answer.retrieved = [h.key for h in hits]
     if not answer.answerable:
         closest = retriever.evidence.closest(turn.scoring_query or question, hits)
-        answer.nearest = [Passage(h.article_id, h.title, h.paragraph, h.text, h.text[s.start:s.end]) for h, s in closest]
+        answer.nearest = [Passage(h.article_id, h.title, h.paragraph, h.text, h.text[s.start:s.end])
+                          for h, s in closest]
     return answer

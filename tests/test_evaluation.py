@@ -208,6 +208,12 @@ def test_eval_run_on_the_seed_set_writes_three_reports_with_every_metric(ingeste
     assert all(m["n"] > 0 and m["ci95"][0] <= m["value"] <= m["ci95"][1] for m in metrics.values())
     answered = next(i for i in report["items"] if i["answerable"])
     assert answered["claims"] and {"text", "support", "supported", "citations"} <= answered["claims"][0].keys()
+    assert answered["nearest"] == []
+    refused = [i for i in report["items"] if not i["answerable"]]
+    assert any(i["nearest"] for i in refused)  # near misses point at where to look
+    assert all(set(p) == {"article_id", "paragraph", "title", "quote", "text", "holds_answer"}
+               for i in refused for p in i["nearest"])
+    assert all(p["holds_answer"] is None for i in refused if i["expected_answerable"] is False for p in i["nearest"])
     assert "faithfulness" in result.output
 
 

@@ -145,6 +145,29 @@ def test_reports_note_the_numbers_and_names_a_claims_citations_do_not_bear_out(r
         claim("Bloomberg reported it.", 0.9, supported=True, markers=[1])])]))
 
 
+def test_reports_show_an_answerable_refusal_with_its_closest_passages(report: dict[str, Any]) -> None:
+    near = {"article_id": "macron-troops-remark-irks-us", "paragraph": 8, "title": "Macron's remark",
+            "quote": "we work | productively with him", "text": "He added that we work | productively with him."}
+    missed = item("seed-005", answer="Not in the archive.", answerable=False, faithfulness=None,
+                  citation_recall=None, citation_precision=None, answer_correct=False, refusal_correct=False,
+                  nearest=[near | {"holds_answer": True}, near | {"paragraph": 3, "holds_answer": False}])
+    bare = item("seed-033", answer="Not in the archive.", answerable=False, refusal_correct=False, nearest=[])
+    report["items"] += [missed, bare]
+
+    text = render_markdown(report)
+    section = text.split("## Answerable questions refused, with their closest passages (✓ holds the answer)\n\n")[1]
+    assert section == ("- **seed-005** Question seed-005?\n"
+                       "  - `macron-troops-remark-irks-us:8` ✓ we work \\| productively with him\n"
+                       "  - `macron-troops-remark-irks-us:3` ✗ we work \\| productively with him\n"
+                       "- **seed-033** Question seed-033? (no passage shares a word with it)\n")
+    page = render_html(report)
+    assert ('<div class="nearest">Closest passages:<ol class="citations"><li><strong>Macron&#x27;s remark</strong> '
+            '<code>macron-troops-remark-irks-us</code> ¶8 <span class="badge ok">holds the answer</span><br>'
+            '<q>we work | productively with him</q>') in page
+    assert '¶3 <span class="badge none">not the answer</span>' in page
+    assert "Answerable questions refused" not in render_markdown(report_of([item("q")]))
+
+
 def test_markdown_truncates_long_answers_on_a_word() -> None:
     long_answer = "word " * 100
     text = render_markdown(report_of([item("long", answer=long_answer)]))

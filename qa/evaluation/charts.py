@@ -56,6 +56,7 @@ td p{margin:0 0 6px;white-space:pre-wrap;overflow-wrap:anywhere}
 code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;overflow-wrap:anywhere}
 .muted,.history{color:var(--muted);font-size:13px} ol,ul{margin:4px 0;padding-left:20px}
 .citations li,.claims li{margin-bottom:6px;font-size:13px}
+.nearest{color:var(--muted);font-size:13px} .nearest ol{list-style:disc}
 .claims ul{list-style:none;padding:0} .claim{padding:2px 6px;border-left:3px solid var(--ok)}
 .lacking{font-size:12px;color:var(--warn)}
 .claim.unsupported{border-left-color:var(--bad);background:var(--badbg)}
@@ -349,17 +350,29 @@ def _answer_cell(item: Mapping[str, Any]) -> str:
     badge = f'<span class="badge {"ok" if answered else "bad"}">{"answered" if answered else "refused"}</span>'
     citations = "".join(_citation(c) for c in item.get("citations") or [])
     listed = f'<ol class="citations">{citations}</ol>' if citations else ""
+    nearest = "".join(_citation(p, badge=_holds_badge(p)) for p in item.get("nearest") or [])
+    if nearest:
+        listed += f'<div class="nearest">Closest passages:<ol class="citations">{nearest}</ol></div>'
     return f'<td>{badge}<p>{escape(str(item.get("answer") or ""))}</p>{listed}</td>'
 
 
-def _citation(citation: Mapping[str, Any]) -> str:
+def _holds_badge(passage: Mapping[str, Any]) -> str:
+    """Return whether a refusal's closest passage holds the expected answer, as a badge ('' if unknown)."""
+    holds = passage.get("holds_answer")
+    if holds is None:
+        return ""
+    return ' <span class="badge ok">holds the answer</span>' if holds else ' <span class="badge none">not the answer</span>'
+
+
+def _citation(citation: Mapping[str, Any], *, badge: str = "") -> str:
     def field(key: str) -> str:
         value = citation.get(key)
         return "" if value is None else escape(str(value))
 
     paragraph = f"<details><summary>paragraph</summary>{field('text')}</details>" if citation.get("text") else ""
-    return (f'<li value="{field("marker")}"><strong>{field("title")}</strong> <code>{field("article_id")}</code> '
-            f'¶{field("paragraph")}<br><q>{field("quote")}</q>{paragraph}</li>')
+    value = f' value="{field("marker")}"' if citation.get("marker") is not None else ""
+    return (f'<li{value}><strong>{field("title")}</strong> <code>{field("article_id")}</code> '
+            f'¶{field("paragraph")}{badge}<br><q>{field("quote")}</q>{paragraph}</li>')
 
 
 def _claims_cell(item: Mapping[str, Any]) -> str:

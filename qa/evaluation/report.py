@@ -45,7 +45,8 @@ _NEWLINE = re.compile(r"\r\n|\r|\n")
 
 def render_markdown(report: Mapping[str, Any]) -> str:
     """Return the report as Markdown: what was run, a metrics table, a per-question table, unsupported
-    claims, and supported claims with a number, name or negation their citations do not bear out."""
+    claims, supported claims with a number, name or negation their citations do not bear out, and
+    answerable questions that were refused, with the closest passages the refusal pointed at."""
     items = report.get("items") or []
     facts = "\n".join(f"| {label} | {_cell(text)} |" for label, text in run_facts(report))
     sections = [
@@ -61,6 +62,10 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     if lacking:
         sections.append("## Supported claims to check (a number, name or negation their citations do not bear out)\n\n"
                         + lacking)
+    refused = _markdown_refused(items)
+    if refused:
+        sections.append("## Answerable questions refused, with their closest passages (✓ holds the answer)\n\n"
+                        + refused)
     return "\n\n".join(sections) + "\n"
 
 
@@ -111,6 +116,23 @@ def _markdown_items(items: Sequence[Mapping[str, Any]]) -> str:
                      f"{_mark(item.get('refusal_correct'))} | {_mark(item.get('answer_correct'))} | "
                      f"{_mark(item.get('retrieval_hit'))} |")
     return "\n".join(lines)
+
+
+def _markdown_refused(items: Sequence[Mapping[str, Any]]) -> str:
+    """Return the questions expected to be answerable that were refused, each with its closest passages."""
+    blocks = []
+    for item in items:
+        if item.get("error") or item.get("answerable") or item.get("expected_answerable") is False:
+            continue
+        lines = [f"- **{_inline(item.get('id'))}** {_inline(item.get('question') or '')}"]
+        for passage in item.get("nearest") or []:
+            address = f"{passage.get('article_id')}:{passage.get('paragraph')}"
+            lines.append(f"  - `{_inline(address)}` {_mark(passage.get('holds_answer'))} "
+                         f"{_inline(_truncate(str(passage.get('quote') or ''), ANSWER_CHARS))}")
+        if len(lines) == 1:
+            lines[0] += " (no passage shares a word with it)"
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
 
 
 def _markdown_claims(items: Sequence[Mapping[str, Any]], chosen: Callable[[Mapping[str, Any]], bool]) -> str:

@@ -104,12 +104,20 @@ def _run_item(question: Question, answer: dict, *, judge: Judge, k: int, paragra
                         for key in (answer.get("retrieved") or [])[:k])
         head = citations[0] if citations and answered else None
         first = bool(head) and gold.holds(f"{head['article_id']}:{head['paragraph']}", head.get("text"))
+    nearest = [] if answered else [_nearest(p, gold) for p in answer.get("nearest") or []]
     return _item(question, answer=answer.get("answer", ""), answered=answered, citations=citations,
-                 score=score, retrieval_hit=retrieval, first_citation=first)
+                 score=score, retrieval_hit=retrieval, first_citation=first, nearest=nearest)
+
+
+def _nearest(passage: dict, gold: Gold) -> dict:
+    """Return a refusal's closest passage, and whether it holds the answer (None when unknown)."""
+    kept = {key: passage.get(key) for key in ("article_id", "paragraph", "title", "quote", "text")}
+    address = f"{kept['article_id']}:{kept['paragraph']}"
+    return {**kept, "holds_answer": gold.holds(address, kept["text"]) if gold.known() else None}
 
 
 def _item(question: Question, *, answer: str, answered: bool, citations: list[dict], score,
-          retrieval_hit: bool | None, first_citation: bool | None) -> dict:
+          retrieval_hit: bool | None, first_citation: bool | None, nearest: list[dict] | None = None) -> dict:
     keep = ("marker", "article_id", "paragraph", "title", "quote", "text")
     return {
         "id": question.id, "question": question.question, "history": list(question.history),
@@ -124,6 +132,7 @@ def _item(question: Question, *, answer: str, answered: bool, citations: list[di
                                          expected_answerable=question.answerable),
         "refusal_correct": refusal_correct(answered=answered, expected_answerable=question.answerable),
         "first_citation_correct": first_citation,
+        "nearest": nearest or [],  # a refusal's closest passages
         "error": None,
     }
 
