@@ -16,7 +16,7 @@ from httpx import Response
 import qa.embedding
 from qa.answer import build_answerer
 from qa.api import Components, create_app
-from qa.api.errors import NOT_AN_OBJECT
+from qa.api.errors import NOT_AN_OBJECT, NOT_UTF8
 from qa.api.runtime import STARTING
 from qa.api.streams import text_pieces
 from qa.chat import answer_conversation
@@ -434,6 +434,49 @@ def test_a_body_that_is_not_json_answers_422_asking_for_json(client: TestClient)
                            headers={"content-type": "application/x-www-form-urlencoded"})
 
     assert (response.status_code, response.json()) == (422, {"detail": NOT_AN_OBJECT})
+
+
+def test_a_body_that_is_not_utf8_answers_422_saying_so(client: TestClient) -> None:
+    response = client.post("/v1/ask", content=b'{"question": "caf\xe9?"}', headers={"content-type": "application/json"})
+
+    assert (response.status_code, response.json()) == (422, {"detail": NOT_UTF8})
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), [
+    ("GET", "/v1/ask", "POST"),
+    ("OPTIONS", "/v1/chat", "POST"),
+    ("DELETE", "/v1/articles", "GET"),
+])
+def test_a_wrong_method_on_an_api_path_answers_405_naming_the_right_one(client: TestClient, method: str, path: str,
+                                                                        allowed: str) -> None:
+    response = client.request(method, path)
+
+    assert (response.status_code, response.headers["allow"]) == (405, allowed)
+
+
+def test_the_page_and_its_files_are_served_beside_the_api(client: TestClient) -> None:
+    page = client.get("/")
+    script = client.get("/static/app.js")
+
+    assert (page.status_code, page.headers["content-type"]) == (200, "text/html; charset=utf-8")
+    assert 'src="static/app.js"' in page.text
+    assert (script.status_code, script.headers["content-type"].split(";")[0]) == (200, "text/javascript")
+    assert client.get("/static/missing.js").status_code == 404
+
+
+def test_the_openapi_document_gives_every_error_its_one_line_body(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    ask = spec["paths"]["/v1/ask"]["post"]
+    paragraph = spec["paths"]["/v1/articles/{article_id}/paragraphs/{number}"]["get"]
+
+    assert sorted(ask["responses"]) == ["200", "401", "422", "502", "503"]
+    assert sorted(paragraph["responses"]) == ["200", "401", "404", "422", "503"]
+    assert {r["content"]["application/json"]["schema"]["$ref"] for r in [
+        ask["responses"]["422"], paragraph["responses"]["404"]]} == {"#/components/schemas/ErrorBody"}
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    question = spec["components"]["schemas"]["AskBody"]["properties"]["question"]
+    assert (question["minLength"], question["maxLength"], question["pattern"]) == (1, 4000, r"\S")
+    assert "/" not in spec["paths"]
 
 
 def test_a_failing_llm_answers_502_with_one_line(ingested: Ingested) -> None:

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Security
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from qa.api.completions import completion, completion_events
 from qa.api.errors import install_error_handlers
 from qa.api.runtime import RETRY_SECONDS, Components, Runtime
-from qa.api.schemas import AskBody, ChatBody, CompletionBody, Options
+from qa.api.schemas import AskBody, ChatBody, CompletionBody, ErrorBody, Options
 from qa.api.streams import SSE_HEADERS, aiter_events, chat_events
 from qa.chat import answer_conversation
 from qa.config import Settings, get_settings
@@ -30,8 +30,23 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 MAX_BODY_BYTES = 1_000_000  # a long conversation is well under this
 MODEL_ID = "qa"
 
+ERRORS = {
+    401: "Missing or wrong API key (when QA_API_KEY is set).",
+    404: "No such article or paragraph.",
+    422: "Invalid request.",
+    502: "The LLM or embeddings endpoint failed.",
+    503: "Not ready: the store is unreachable or empty, or the model is loading.",
+}
+
+
+def errors(*codes: int) -> dict:
+    """Return the OpenAPI `responses` of these error statuses, each a one-line {"detail"} body."""
+    return {code: {"model": ErrorBody, "description": ERRORS[code]} for code in codes}
+
+
 health = APIRouter(tags=["health"])
-v1 = APIRouter(prefix="/v1", tags=["v1"])
+page = APIRouter(include_in_schema=False)
+v1 = APIRouter(prefix="/v1", tags=["v1"], responses=errors(401))
 _bearer = HTTPBearer(auto_error=False, description="Required when QA_API_KEY is set.")
 
 
@@ -56,8 +71,9 @@ def create_app(settings: Settings, *, components: Components | None = None) -> F
                            allow_headers=["Authorization", "Content-Type"])
     app.include_router(health)
     app.include_router(v1, dependencies=[Depends(authorize)] if settings.api_key else [])
-    if STATIC_DIR.is_dir():  # after the routes: the mount at / takes whatever they do not
-        app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="static")
+    if STATIC_DIR.is_dir():  # the page at /, its files under /static: other paths stay the API's own
+        app.include_router(page)
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
 
 
@@ -104,6 +120,12 @@ def event_stream(events: list[str]) -> StreamingResponse:
     return StreamingResponse(aiter_events(events), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
+@page.get("/")
+async def chat_page() -> FileResponse:
+    """The web chat page."""
+    return FileResponse(STATIC_DIR / "index.html")
+
+
 # health ----------------------------------------------------------------------------------------------
 
 @health.get("/healthz")
@@ -112,7 +134,7 @@ async def healthz() -> dict:
     return {"status": "ok"}
 
 
-@health.get("/readyz")
+@health.get("/readyz", responses=errors(503))
 async def readyz(request: Request) -> JSONResponse:
     """Readiness: 200 once the store is open and the model loaded, else 503 with the reason."""
     runtime: Runtime = request.app.state.runtime
@@ -124,14 +146,14 @@ async def readyz(request: Request) -> JSONResponse:
 
 # answers -----------------------------------------------------------------------------------------------
 
-@v1.post("/ask")
+@v1.post("/ask", responses=errors(422, 502, 503))
 async def ask(request: Request, body: AskBody, parts: Ready) -> JSONResponse:
     """Answer one question; the body is what `qa ask --json` prints."""
     answer = await answer_in_thread(request, parts, body.question, [], body)
     return JSONResponse(answer.to_dict())
 
 
-@v1.post("/chat", response_model=None)
+@v1.post("/chat", response_model=None, responses=errors(422, 502, 503))
 async def chat(request: Request, body: ChatBody, parts: Ready) -> JSONResponse | StreamingResponse:
     """Answer the last user message after the earlier ones; with "stream", as `delta` events then `done`."""
     question, history = body.conversation()
@@ -139,7 +161,7 @@ async def chat(request: Request, body: ChatBody, parts: Ready) -> JSONResponse |
     return event_stream(chat_events(answer)) if body.stream else JSONResponse(answer.to_dict())
 
 
-@v1.post("/chat/completions", response_model=None)
+@v1.post("/chat/completions", response_model=None, responses=errors(422, 502, 503))
 async def chat_completions(request: Request, body: CompletionBody, parts: Ready) -> JSONResponse | StreamingResponse:
     """OpenAI-compatible chat completions; the citations ride along in a `citations` field."""
     question, history = body.conversation()
@@ -159,7 +181,7 @@ async def models() -> dict:
 
 # articles ------------------------------------------------------------------------------------------------
 
-@v1.get("/articles")
+@v1.get("/articles", responses=errors(503))
 async def list_articles(parts: Ready) -> dict:
     """Every stored article: id, title, outlet, date, url and paragraph count, by id."""
     rows = await run_in_threadpool(parts.store.list_articles)
@@ -168,7 +190,7 @@ async def list_articles(parts: Ready) -> dict:
                           "paragraphs": int(row.get("paragraphs", 0))} for row in rows]}
 
 
-@v1.get("/articles/{article_id}")
+@v1.get("/articles/{article_id}", responses=errors(404, 422, 503))
 async def get_article(article_id: str, parts: Ready) -> dict:
     """One article with its numbered paragraphs and the section each stands under."""
     article = await fetch_article(parts, article_id)
@@ -178,7 +200,7 @@ async def get_article(article_id: str, parts: Ready) -> dict:
             "url": article.url, "paragraphs": paragraphs}
 
 
-@v1.get("/articles/{article_id}/paragraphs/{number}")
+@v1.get("/articles/{article_id}/paragraphs/{number}", responses=errors(404, 422, 503))
 async def get_paragraph(article_id: str, number: int, parts: Ready) -> dict:
     """One numbered paragraph of an article."""
     article = await fetch_article(parts, article_id)

@@ -1,8 +1,11 @@
 """The API's one translation of failures into responses: every error body is {"detail": "<one line>"}.
 
-    BadRequest, request validation   422      ArticleNotFound                 404
-    NotIngested, StoreUnavailable    503      LLMError, EmbeddingError        502
-    any other QAError                500      anything else                   500, traceback only in the log
+    BadRequest, request validation, a body that is not UTF-8    422
+    ArticleNotFound                                             404
+    NotIngested, StoreUnavailable                               503
+    LLMError, EmbeddingError                                    502
+    any other QAError                                           500
+    anything else                                               500, traceback only in the log
 """
 
 from __future__ import annotations
@@ -10,8 +13,10 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from qa.errors import ArticleNotFound, BadRequest, EmbeddingError, LLMError, NotIngested, QAError, StoreUnavailable
 
@@ -24,6 +29,7 @@ STATUS: tuple[tuple[type[QAError], int], ...] = (
     (EmbeddingError, 502),  # only an embeddings endpoint fails at request time; a local model loaded at start
 )
 NOT_AN_OBJECT = "the request body must be a JSON object (send Content-Type: application/json)"
+NOT_UTF8 = "the request body is not UTF-8 text"
 
 log = logging.getLogger("qa.api")
 
@@ -78,6 +84,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": validation_detail(exc)}, status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI's 400 for a body it cannot decode
+            return JSONResponse({"detail": NOT_UTF8}, status_code=422)
+        return await http_exception_handler(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -9,13 +9,21 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from qa.answer import check_question
+from qa.answer import MAX_QUESTION_CHARS, check_question
 from qa.errors import BadRequest
 from qa.retrieve import Filters
 
 MAX_HISTORY = 20  # earlier user questions replayed per request; older turns seldom change the resolution
 LAST_NOT_USER = "the last message must come from the user"
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# documented, not enforced by pydantic: check_question gives the one-line reasons ("the question is empty")
+QUESTION_TEXT = {"minLength": 1, "maxLength": MAX_QUESTION_CHARS, "pattern": r"\S"}
+
+
+class ErrorBody(BaseModel):
+    """Every error response: what went wrong, in one line."""
+
+    detail: str
 
 
 class FiltersBody(BaseModel):
@@ -65,14 +73,14 @@ class Options(BaseModel):
 class AskBody(Options):
     """POST /v1/ask."""
 
-    question: str
+    question: str = Field(json_schema_extra=QUESTION_TEXT)
 
 
 class ChatMessage(BaseModel):
     """One turn of a /v1/chat conversation."""
 
     role: Literal["user", "assistant"]
-    content: str
+    content: str = Field(json_schema_extra=QUESTION_TEXT)
 
 
 class ChatBody(Options):
