@@ -100,6 +100,7 @@ class Retriever:
         self._meta = [node.metadata for node in nodes]
         self._article_ids = frozenset(m.get("article_id") for m in self._meta)
         self._outlets = sorted({m["outlet"] for m in self._meta if m.get("outlet")})
+        self._dates = {m.get("article_id"): m.get("date", "") for m in self._meta}
         self._ids = [node.node_id for node in nodes]
         self._row = {node_id: i for i, node_id in enumerate(self._ids)}
         with self._articles_lock:
@@ -111,6 +112,24 @@ class Retriever:
                      for t, i in self._bm25.vocab_dict.items() if i < len(doc_freq)}
         self._unseen_idf = float(np.log(1 + (n_docs + 0.5) / 0.5))
         self.evidence = EvidenceScorer(self.embedder, self.idf, stored=self.store.get_sentences)
+
+    def _check_dates(self, since: str, until: str) -> None:
+        """Raise BadRequest when no stored article is dated within [since, until]."""
+        if since and until and since > until:
+            raise BadRequest(f"the date range is empty: {since} is after {until}")
+        dated = sorted(d for d in self._dates.values() if d)
+        if any((not since or d >= since) and (not until or d <= until) for d in dated):
+            return
+        span = (f"between {since} and {until}" if since and until
+                else f"on or after {since}" if since else f"on or before {until}")
+        undated = len(self._dates) - len(dated)
+        left_out = (f"; {undated} article{'s' if undated != 1 else ''} without a date "
+                    f"{'are' if undated != 1 else 'is'} left out by a date filter") if undated else ""
+        if not dated:
+            raise BadRequest(f"no article in the store has a date, so none is dated {span}")
+        held = (f"its dated articles are all from {dated[0]}" if dated[0] == dated[-1]
+                else f"its dated articles run from {dated[0]} to {dated[-1]}")
+        raise BadRequest(f"no article in the store is dated {span}; {held}{left_out}")
 
     def idf(self, term: str) -> float:
         """Return the BM25 inverse document frequency of a stemmed term (highest when unseen)."""
@@ -127,10 +146,13 @@ class Retriever:
 
     def resolve_filters(self, filters: Filters) -> Filters:
         """Return `filters` with the outlet spelled as stored (case aside), or raise BadRequest for an
-        article id or outlet the store does not hold: a typo must not read as "not in the corpus"."""
+        article id, outlet or date range the store holds nothing of: a typo must not read as "not in
+        the corpus"."""
         for article_id in filters.articles:
             if article_id not in self._article_ids:
                 raise BadRequest(f"no article {article_id!r} in the store (see `qa status` or `qa show`)")
+        if filters.date_from or filters.date_to:
+            self._check_dates(filters.date_from, filters.date_to)
         if not filters.outlet:
             return filters
         spelled = [o for o in self._outlets if o.casefold() == filters.outlet.strip().casefold()]

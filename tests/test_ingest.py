@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -261,6 +262,26 @@ def test_filter_naming_an_article_the_store_lacks_is_a_clear_error(seeded) -> No
                         filters=Filters(articles=("us-angry-with-macron", "us-angry-with-macorn")))
     with pytest.raises(BadRequest, match=r"^no article from outlet 'Bloomberg'; no article in the store names its outlet"):
         answer_question(QUESTION, retriever=seeded.retriever, answerer=seeded.answerer, filters=Filters(outlet="Bloomberg"))
+
+
+@pytest.mark.parametrize(("since", "until", "message"), [
+    ("2025-01-01", "", "no article in the store is dated on or after 2025-01-01; its dated articles are all from "
+                       "2024-03-27; 1 article without a date is left out by a date filter"),
+    ("", "2024-03-26", "no article in the store is dated on or before 2024-03-26; its dated articles are all from "
+                       "2024-03-27; 1 article without a date is left out by a date filter"),
+    ("2024-04-01", "2024-03-01", "the date range is empty: 2024-04-01 is after 2024-03-01"),
+])
+def test_date_range_holding_no_stored_article_is_a_clear_error(seeded, since: str, until: str, message: str) -> None:
+    with pytest.raises(BadRequest, match=f"^{re.escape(message)}$"):
+        answer_question(QUESTION, retriever=seeded.retriever, answerer=seeded.answerer,
+                        filters=Filters(date_from=since, date_to=until))
+
+
+def test_date_range_holding_a_stored_article_searches_only_it(seeded) -> None:
+    answer = answer_question("Who is angry with Macron?", retriever=seeded.retriever, answerer=seeded.answerer,
+                             filters=Filters(date_from="2024-03-27", date_to="2024-03-27"))
+
+    assert answer.retrieved and {key.split(":")[0] for key in answer.retrieved} == {"us-angry-with-macron"}
 
 
 def test_outlet_filter_matches_the_stored_spelling_whatever_the_case(tmp_path: Path, settings_factory, embedder,
