@@ -96,7 +96,7 @@ class Flag:
 
 @dataclass
 class Passage:
-    """A sentence a refusal points the reader to: near the question, yet not an answer to it."""
+    """A sentence a refusal points the reader to: near the question, though not judged to answer it."""
 
     article_id: str
     title: str
