@@ -295,6 +295,7 @@ def test_chat_completions_returns_an_openai_completion_with_citations(client: Te
     ask = client.post("/v1/ask", json={"question": QUESTION}).json()
     assert choice["message"]["content"] == ask["answer"]
     assert body["citations"] == ask["citations"]
+    assert body["nearest"] == []
     usage = body["usage"]
     assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
@@ -320,7 +321,17 @@ def test_chat_completions_stream_sends_role_content_stop_with_citations_then_don
     assert [c["choices"][0]["finish_reason"] for c in content] == [None] * len(content)
     assert (stop["choices"][0]["delta"], stop["choices"][0]["finish_reason"]) == ({}, "stop")
     assert (stop["citations"][0]["article_id"], stop["citations"][0]["paragraph"]) == (TROOPS, 7)
+    assert stop["nearest"] == []
     assert usage["choices"] == [] and usage["usage"]["completion_tokens"] > 0
+
+
+def test_chat_completions_refusal_carries_the_closest_passages(client: TestClient) -> None:
+    body = client.post("/v1/chat/completions", json={"model": "qa", "messages": [user(NEAR_MISS)]}).json()
+
+    assert body["choices"][0]["message"]["content"] == REFUSAL
+    assert body["citations"] == []
+    assert body["nearest"] == client.post("/v1/ask", json={"question": NEAR_MISS}).json()["nearest"]
+    assert (body["nearest"][0]["article_id"], body["nearest"][0]["paragraph"]) == (TROOPS, 10)
 
 
 def test_models_lists_the_one_model(client: TestClient) -> None:

@@ -1,5 +1,6 @@
 """OpenAI chat-completions shapes for an Answer: the [n] markers stay in the content, and the citations
-travel as an extra `citations` field on the response and on the final stream chunk."""
+(and a refusal's closest passages) travel as extra `citations` and `nearest` fields on the response
+and on the final stream chunk."""
 
 from __future__ import annotations
 
@@ -37,13 +38,19 @@ def completion(answer: Answer, *, model: str, prompt: Sequence[str]) -> dict:
         "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.answer},
                      "logprobs": None, "finish_reason": "stop"}],
         "usage": usage(prompt, answer),
-        "citations": answer.to_dict()["citations"],
+        **sources(answer),
     }
+
+
+def sources(answer: Answer) -> dict:
+    """Return the extra fields an OpenAI response carries: the citations and the closest passages."""
+    shape = answer.to_dict()
+    return {"citations": shape["citations"], "nearest": shape["nearest"]}
 
 
 def completion_events(answer: Answer, *, model: str, prompt: Sequence[str], include_usage: bool = False) -> list[str]:
     """Return the stream of `chat.completion.chunk` events: the role, the content piece by piece, a final
-    chunk with finish_reason "stop" and the citations, the usage chunk when asked for, then [DONE]."""
+    chunk with finish_reason "stop", the citations and the closest passages, the usage chunk when asked for, then [DONE]."""
     head = {"id": completion_id(), "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
     if include_usage:
         head["usage"] = None  # as OpenAI does: null on every chunk but the last
@@ -54,7 +61,7 @@ def completion_events(answer: Answer, *, model: str, prompt: Sequence[str], incl
 
     events = [chunk({"role": "assistant", "content": ""})]
     events += [chunk({"content": piece}) for piece in text_pieces(answer.answer)]
-    events.append(chunk({}, "stop", citations=answer.to_dict()["citations"]))
+    events.append(chunk({}, "stop", **sources(answer)))
     if include_usage:
         events.append(sse(head | {"choices": [], "usage": usage(prompt, answer)}))
     events.append(sse(DONE))
