@@ -100,7 +100,9 @@ class Retriever:
         self._meta = [node.metadata for node in nodes]
         self._article_ids = frozenset(m.get("article_id") for m in self._meta)
         self._outlets = sorted({m["outlet"] for m in self._meta if m.get("outlet")})
-        self._dates = {m.get("article_id"): m.get("date", "") for m in self._meta}
+        dates = {m.get("article_id"): m.get("date", "") for m in self._meta}
+        self._dated = sorted(d for d in dates.values() if d)  # one date per dated article
+        self._undated = len(dates) - len(self._dated)
         self._ids = [node.node_id for node in nodes]
         self._row = {node_id: i for i, node_id in enumerate(self._ids)}
         with self._articles_lock:
@@ -117,12 +119,11 @@ class Retriever:
         """Raise BadRequest when no stored article is dated within [since, until]."""
         if since and until and since > until:
             raise BadRequest(f"the date range is empty: {since} is after {until}")
-        dated = sorted(d for d in self._dates.values() if d)
+        dated, undated = self._dated, self._undated
         if any((not since or d >= since) and (not until or d <= until) for d in dated):
             return
         span = (f"between {since} and {until}" if since and until
                 else f"on or after {since}" if since else f"on or before {until}")
-        undated = len(self._dates) - len(dated)
         left_out = (f"; {undated} article{'s' if undated != 1 else ''} without a date "
                     f"{'are' if undated != 1 else 'is'} left out by a date filter") if undated else ""
         if not dated:
