@@ -72,26 +72,36 @@ def cli(ctx: click.Context) -> None:
     ctx.obj = App(get_settings())
 
 
-@cli.command(help="Ingest a corpus folder or file (default: QA_CORPUS_DIR, ./corpus).")
+@cli.command(help="Ingest a corpus folder or file (default: QA_CORPUS_DIR, ./corpus). Articles stored from "
+                  "other folders stay; an article goes only when its file is gone from its folder, or with --prune.")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
-@click.option("--keep-others", is_flag=True, help="Keep stored articles that are not under PATH.")
+@click.option("--prune", is_flag=True, help="Also remove every stored article that PATH does not hold.")
+@click.option("--keep-others", is_flag=True, hidden=True)  # what ingest now always does
 @click.pass_obj
-def ingest(app: App, path: Path | None, keep_others: bool) -> None:
+def ingest(app: App, path: Path | None, prune: bool, keep_others: bool) -> None:
     from tqdm import tqdm
 
-    from qa.corpus import article_id_for, load_corpus
-    from qa.ingest import ingest_articles
+    from qa.ingest import ingest_corpus
 
     root = path or app.settings.corpus_dir
-    articles, problems = load_corpus(root)
-    for problem in problems:
+    def skipped(problem) -> None:
         click.secho(f"skipped {problem}", fg="yellow", err=True)
-    keep = frozenset(article_id_for(Path(p.path)) for p in problems)
-    with tqdm(total=len(articles), desc="ingest", unit="article", file=sys.stderr, leave=False) as bar:
-        report = ingest_articles(articles, store=app.store, embedder=app.embedder, chunk_tokens=app.settings.chunk_tokens,
-                                 prune=not (keep_others or Path(root).is_file()), keep=keep, progress=bar.update)
-    report.problems = problems
+
+    with tqdm(desc="ingest", unit="article", file=sys.stderr, leave=False, delay=0.5) as bar:
+        report = ingest_corpus(root, store=app.store, embedder=app.embedder, chunk_tokens=app.settings.chunk_tokens,
+                               prune=prune and not keep_others, max_bytes=app.settings.max_file_bytes,
+                               progress=bar.update, skipped=skipped)
     click.echo(report.summary())
+
+
+@cli.command(help="Remove articles from the store by id (see `qa status` or `qa show`).")
+@click.argument("article_ids", nargs=-1, required=True)
+@click.pass_obj
+def remove(app: App, article_ids: tuple[str, ...]) -> None:
+    from qa.ingest import remove_articles
+
+    removed = remove_articles(list(article_ids), store=app.store)
+    click.echo(f"{len(removed)} removed: {', '.join(removed)}")
 
 
 @cli.command(help="Answer a question (or --batch FILE: one question or JSON object per line).")

@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     chroma_url: str = Field("", description="Chroma server URL; when set, used instead of data_dir.")
     collection: str = Field("news", description="Name prefix of the Chroma collections.")
     corpus_dir: Path = Field(Path("corpus"), description="Default path for `qa ingest`.")
+    max_file_mb: float = Field(5.0, gt=0, description="Corpus files larger than this are skipped by ingest.")
 
     embed_model: str = Field(
         BUNDLED_MODEL,
@@ -57,6 +58,11 @@ class Settings(BaseSettings):
 
     api_key: str = Field("", description="When set, every /v1 route needs `Authorization: Bearer <key>`.")
     cors_origins: str = Field("", description="Comma-separated origins allowed by CORS; empty = CORS off.")
+
+    @property
+    def max_file_bytes(self) -> int:
+        """Return the per-file size limit of ingest in bytes."""
+        return int(self.max_file_mb * 1_000_000)
 
     @field_validator("collection")
     @classmethod

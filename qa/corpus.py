@@ -33,20 +33,27 @@ _DATE_PATTERNS = (
 _HEADING_END = tuple('.!?:;,"”’\')…')
 
 
-def load_corpus(root: Path) -> tuple[list[Article], list[UnreadableFile]]:
-    """Return the readable articles under `root` and one UnreadableFile per file that is not."""
+MAX_FILE_BYTES = 5_000_000  # a long news article is well under 100 kB; QA_MAX_FILE_MB changes it
+
+
+def load_corpus(root: Path, *, max_bytes: int = MAX_FILE_BYTES) -> tuple[list[Article], list[UnreadableFile]]:
+    """Return the readable articles under `root` and one UnreadableFile per file that is not: too big,
+    a symbolic link leading out of `root`, or holding the same article as a file read before it."""
     root = Path(root)
     if not root.exists():
         raise CorpusError(f"{root}: no such file or directory")
-    files = [root] if root.is_file() else sorted(
-        p for p in root.rglob("*") if p.is_file() and not _hidden(p.relative_to(root))
-    )
     base = root.parent if root.is_file() else root
+    files = [root] if root.is_file() else sorted(
+        p for p in root.rglob("*") if not _hidden(p.relative_to(root)) and (p.is_file() or p.is_symlink())
+    )
     articles: dict[str, Article] = {}
+    by_content: dict[str, Article] = {}
     problems: list[UnreadableFile] = []
     for path in files:
         rel = path.relative_to(base).as_posix()
         try:
+            # a file named on its own was asked for by name, even through a link
+            _check_file(path, base=path.resolve().parent if path == root else base, source=rel, max_bytes=max_bytes)
             article = load_article(path, article_id=article_id_for(path.relative_to(base)), source=rel)
         except UnreadableFile as exc:
             problems.append(exc)
@@ -55,8 +62,34 @@ def load_corpus(root: Path) -> tuple[list[Article], list[UnreadableFile]]:
             other = articles[article.id].source
             problems.append(UnreadableFile(rel, f"article id {article.id!r} is already used by {other}"))
             continue
-        articles[article.id] = article
+        twin = by_content.get(article.content_hash)
+        if twin is not None:
+            problems.append(UnreadableFile(rel, f"the same article as {twin.source}; stored once, as {twin.id!r}"))
+            continue
+        articles[article.id] = by_content[article.content_hash] = article
     return list(articles.values()), problems
+
+
+def _check_file(path: Path, *, base: Path, source: str, max_bytes: int) -> None:
+    """Raise UnreadableFile for a link that leaves the corpus folder, a link to a folder, or a file
+    over `max_bytes`: nothing outside the folder the user named is read, and one huge file never
+    holds back the rest."""
+    if path.is_symlink():
+        target = path.resolve()
+        if not target.exists():
+            raise UnreadableFile(source, f"broken symbolic link to {target}")
+        if not target.is_relative_to(base.resolve()):
+            raise UnreadableFile(source, f"symbolic link to {target}, outside the corpus folder; not followed")
+        if not target.is_file():
+            raise UnreadableFile(source, "symbolic link to a folder; not followed")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise UnreadableFile(source, f"{_megabytes(size)} is over the {_megabytes(max_bytes)} limit per file "
+                                     "(QA_MAX_FILE_MB)")
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size < 10e6 else f"{size / 1e6:.0f} MB"
 
 
 def _hidden(rel: Path) -> bool:

@@ -1,18 +1,21 @@
-"""Sync a corpus into the store: embed added and changed articles, delete removed ones."""
+"""Sync a corpus folder into the store: embed added and changed articles; remove only the articles
+whose own file is gone from the folder they came from, or that the user names."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from llama_index.core.schema import MetadataMode
 
 from qa.chunking import budget_for_window, chunk_article
-from qa.errors import UnreadableFile
+from qa.corpus import MAX_FILE_BYTES, article_id_for, load_corpus
+from qa.errors import ArticleNotFound, CorpusError, UnreadableFile
 from qa.models import Article
 from qa.sentences import paragraph_key, split_sentences
-from qa.store import ArticleWrite, Sentence, Store, chunk_node
+from qa.store import ArticleWrite, Sentence, Store, StoredArticle, chunk_node
 
 EMBED_GROUP = 512  # texts embedded per model call across articles
 
@@ -28,15 +31,91 @@ class IngestReport:
     problems: list[UnreadableFile] = field(default_factory=list)
     chunks: int = 0
     seconds: float = 0.0
+    reasons: dict[str, str] = field(default_factory=dict)  # removed id -> why
 
     def summary(self) -> str:
-        """Return the one-line summary printed at the end of `qa ingest`."""
+        """Return the summary printed at the end of `qa ingest`: one line of counts, then one line
+        per removed article saying why it went."""
         line = (
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
             f"{len(self.unchanged)} unchanged ({self.chunks} chunks embedded) in {self.seconds:.1f}s"
         )
         skipped = len(self.problems)
-        return line + (f"; {skipped} file{'s' if skipped != 1 else ''} skipped" if skipped else "")
+        line += f"; {skipped} file{'s' if skipped != 1 else ''} skipped" if skipped else ""
+        return "\n".join([line, *(f"removed {a}: {self.reasons.get(a, 'asked for')}" for a in self.removed)])
+
+
+def ingest_corpus(root: Path, *, store: Store, embedder, chunk_tokens: int = 0, prune: bool = False,
+                  max_bytes: int = MAX_FILE_BYTES, progress: Callable[[int], None] | None = None,
+                  skipped: Callable[[UnreadableFile], None] | None = None) -> IngestReport:
+    """Return what was done after storing the readable articles under `root` (a folder or one file).
+
+    Nothing else is removed but the stored articles that came from this folder and whose file is gone
+    from it; with `prune`, also every other stored article the folder does not hold, except those its
+    unreadable files may hold. An article id already stored from another folder with other content,
+    or an article stored under another id, is skipped with a reason rather than overwritten or doubled;
+    `skipped` hears of each file skipped before anything is embedded."""
+    started = time.perf_counter()
+    root = Path(root)
+    articles, problems = load_corpus(root, max_bytes=max_bytes)
+    folder = (root if root.is_dir() else root.parent).resolve()
+    stored = store.article_records()
+    gone = {a: f"its file {r.source} is gone from {folder}" for a, r in stored.items()
+            if r.root == str(folder) and r.source and not (folder / r.source).exists()}
+    articles, clashes = _clear_of_clashes(articles, stored, folder=folder, leaving=set(gone))
+    problems = problems + clashes
+    for problem in problems if skipped else ():
+        skipped(problem)
+    if prune:
+        if not articles and problems:
+            raise CorpusError(f"no file under {root} could be read, so --prune removed nothing "
+                              "(it would have emptied the store)")
+        held = {a.id for a in articles} | {article_id_for(Path(p.path)) for p in problems}
+        gone |= {a: f"not in {folder} (--prune)" for a in stored if a not in held and a not in gone}
+    report = ingest_articles(articles, store=store, embedder=embedder, chunk_tokens=chunk_tokens,
+                             root=str(folder), stored=stored, progress=progress)
+    for article_id in sorted(set(gone) - {a.id for a in articles}):
+        store.delete_article(article_id)
+        report.removed.append(article_id)
+        report.reasons[article_id] = gone[article_id]
+    report.problems = problems
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _clear_of_clashes(articles: list[Article], stored: dict[str, StoredArticle], *, folder: Path,
+                      leaving: set[str]) -> tuple[list[Article], list[UnreadableFile]]:
+    """Return the articles that may be written, and a reason for each that may not: its id is stored
+    from another folder with other content, or its content is stored under another id."""
+    by_hash = {r.hash: a for a, r in stored.items() if r.hash and a not in leaving}
+    kept, refused = [], []
+    for article in articles:
+        record = stored.get(article.id)
+        twin = by_hash.get(article.content_hash)
+        if record and record.root and record.root != str(folder) and record.hash != article.content_hash:
+            refused.append(UnreadableFile(article.source, (
+                f"article id {article.id!r} is already stored from {Path(record.root) / record.source}; "
+                f"`qa remove {article.id}` first to replace it")))
+        elif twin is not None and twin != article.id:
+            where = Path(stored[twin].root) / stored[twin].source if stored[twin].root else stored[twin].source
+            refused.append(UnreadableFile(article.source, f"the same article is already stored as {twin!r} "
+                                                          f"(from {where}); not stored twice"))
+        else:
+            kept.append(article)
+    return kept, refused
+
+
+def remove_articles(article_ids: list[str], *, store: Store) -> list[str]:
+    """Return the ids removed after deleting exactly these articles; raise ArticleNotFound, removing
+    nothing, when one of them is not stored."""
+    stored = store.article_records()
+    missing = [a for a in dict.fromkeys(article_ids) if a not in stored]
+    if missing:
+        raise ArticleNotFound(f"no article {', '.join(map(repr, missing))} in the store (see `qa status`); "
+                              "nothing was removed")
+    for article_id in dict.fromkeys(article_ids):
+        store.delete_article(article_id)
+    return list(dict.fromkeys(article_ids))
 
 
 def ingest_articles(
@@ -45,22 +124,25 @@ def ingest_articles(
     store: Store,
     embedder,
     chunk_tokens: int = 0,
-    prune: bool = True,
-    keep: frozenset[str] = frozenset(),
+    root: str = "",
+    stored: dict[str, StoredArticle] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> IngestReport:
-    """Return what was done after making the store hold exactly `articles` (or at least them, when
-    `prune` is False); ids in `keep` (files that failed to read) are never pruned. `progress` is called with the number of articles finished."""
+    """Return what was done after adding or replacing `articles` in the store; nothing is removed.
+    `root` is the folder they were read from, recorded with each; `progress` is called with the number
+    of articles finished."""
     started = time.perf_counter()
     report = IngestReport()
-    stored = store.article_hashes()
+    stored = store.article_records() if stored is None else stored
     budget = chunk_tokens or budget_for_window(getattr(embedder, "window", 256))
-    wanted = {a.id for a in articles}
     pending: list[tuple[Article, list, list, list[str]]] = []
+    moved: list[Article] = []
     for article in articles:
         previous = stored.get(article.id)
-        if previous == article.content_hash:
+        if previous is not None and previous.hash == article.content_hash:
             report.unchanged.append(article.id)
+            if root and (previous.root, previous.source) != (root, article.source):
+                moved.append(article)
             if progress:
                 progress(1)
             continue
@@ -71,12 +153,10 @@ def ingest_articles(
         (report.updated if previous is not None else report.added).append(article.id)
         report.chunks += len(chunks)
         if sum(len(p[3]) for p in pending) >= EMBED_GROUP:
-            _flush(pending, store=store, embedder=embedder, progress=progress)
-    _flush(pending, store=store, embedder=embedder, progress=progress)
-    if prune:
-        for article_id in sorted(set(stored) - wanted - keep):
-            store.delete_article(article_id)
-            report.removed.append(article_id)
+            _flush(pending, store=store, embedder=embedder, root=root, progress=progress)
+    _flush(pending, store=store, embedder=embedder, root=root, progress=progress)
+    if moved:
+        store.set_origin([a.id for a in moved], root=root, sources=[a.source for a in moved])
     report.seconds = time.perf_counter() - started
     return report
 
@@ -90,7 +170,7 @@ def article_sentences(article: Article) -> list[tuple[Sentence, str]]:
     return out
 
 
-def _flush(pending: list, *, store: Store, embedder, progress: Callable[[int], None] | None) -> None:
+def _flush(pending: list, *, store: Store, embedder, root: str, progress: Callable[[int], None] | None) -> None:
     """Embed the texts of the pending articles in one batch, then write them in one group."""
     if not pending:
         return
@@ -100,7 +180,8 @@ def _flush(pending: list, *, store: Store, embedder, progress: Callable[[int], N
         own = vectors[offset:offset + len(texts)]
         offset += len(texts)
         writes.append(ArticleWrite(article, chunks, embeddings=own[:len(chunks)], title_embedding=own[len(chunks)],
-                                   sentences=[s for s, _ in sentences], sentence_embeddings=own[len(chunks) + 1:]))
+                                   sentences=[s for s, _ in sentences], sentence_embeddings=own[len(chunks) + 1:],
+                                   root=root))
     store.put_articles(writes)
     if progress:
         progress(len(writes))

@@ -41,6 +41,16 @@ class ArticleWrite:
     title_embedding: Sequence[float]
     sentences: Sequence[Sentence] = ()
     sentence_embeddings: Sequence[Sequence[float]] = ()
+    root: str = ""  # the folder it was ingested from (absolute), "" when unknown
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """What the store remembers of an article's origin: its content hash and the file it came from."""
+
+    hash: str  # "" for one stored without its sentence vectors (by an earlier version)
+    root: str  # the folder it was ingested from; "" for articles stored before folders were recorded
+    source: str  # its file, relative to root
 
 
 PAGE = 1000
@@ -101,7 +111,12 @@ class Store:
     def article_hashes(self) -> dict[str, str]:
         """Return {article_id: content hash} of every stored article; "" for one stored without its
         sentence vectors (by an earlier version), so the next ingest redoes it."""
-        return {rid: meta.get("hash", "") if "sentences" in meta else ""
+        return {rid: record.hash for rid, record in self.article_records().items()}
+
+    def article_records(self) -> dict[str, StoredArticle]:
+        """Return every stored article's hash and origin, by id."""
+        return {rid: StoredArticle(hash=meta.get("hash", "") if "sentences" in meta else "",
+                                   root=meta.get("root", ""), source=meta.get("source", ""))
                 for rid, meta in self._page(self._articles, ["metadatas"])}
 
     def get_article(self, article_id: str) -> Article:
@@ -196,8 +211,15 @@ class Store:
                 documents=[json.dumps({"paragraphs": w.article.paragraphs, "sections": w.article.sections},
                                       ensure_ascii=False) for w in batch],
                 metadatas=[_article_metadata(w.article, chunks=len(w.chunks), sentences=len(w.sentences))
-                           for w in batch],
+                           | {"root": w.root} for w in batch],
             )
+
+    def set_origin(self, article_ids: Sequence[str], *, root: str, sources: Sequence[str]) -> None:
+        """Record the folder and file unchanged articles were ingested from (stores written before
+        folders were recorded lack them), leaving everything else of their records as it is."""
+        for first in range(0, len(article_ids), PAGE):
+            self._call(self._articles.update, ids=list(article_ids[first:first + PAGE]),
+                       metadatas=[{"root": root, "source": source} for source in sources[first:first + PAGE]])
 
     def delete_article(self, article_id: str) -> None:
         """Delete an article's chunks and sentences, then its record."""

@@ -124,6 +124,34 @@ def test_ingest_skips_an_unreadable_file_with_one_line_and_ingests_the_rest(embe
     assert (status["articles"], status["paragraphs"], status["chunks"]) == (2, 25, 25)
 
 
+def test_ingesting_a_second_folder_keeps_the_first_and_only_prune_or_remove_delete(embedded_env: Env,
+                                                                                 seed_corpus: Path,
+                                                                                 tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "lisbon.txt").write_text("Leaders meet in Lisbon\n\nThe Lisbon summit ended with a deal on cod.\n",
+                                      encoding="utf-8")
+    (other / "blob.txt").write_bytes(b"\x00\x01")
+    run(["ingest", str(seed_corpus)], embedded_env)
+
+    added = run(["ingest", str(other)], embedded_env)
+    pruned = run(["ingest", str(other), "--prune"], embedded_env)
+    unknown = run(["remove", "lisbon", "nope"], embedded_env)
+    removed = run(["remove", "lisbon"], embedded_env)
+
+    assert added.exit_code == 0
+    assert added.stderr.splitlines() == ["skipped blob.txt: binary file, not text"]
+    assert summary(added=1, updated=0, removed=0, unchanged=0, chunks=1).fullmatch(
+        added.stdout.rstrip("\n").removesuffix("; 1 file skipped"))
+    assert pruned.exit_code == 0
+    assert pruned.stdout.splitlines()[1:] == [f"removed {TROOPS}: not in {other.resolve()} (--prune)",
+                                              f"removed {ANGRY}: not in {other.resolve()} (--prune)"]
+    assert (unknown.exit_code, unknown.stderr) == (
+        1, "error: no article 'nope' in the store (see `qa status`); nothing was removed\n")
+    assert (removed.exit_code, removed.stdout) == (0, "1 removed: lisbon\n")
+    assert json.loads(run(["status", "--json"], embedded_env).stdout)["articles"] == 0
+
+
 def test_status_json_counts_articles_paragraphs_and_chunks(any_ingested_env: Env) -> None:
     result = run(["status", "--json"], any_ingested_env)
 

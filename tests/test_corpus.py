@@ -241,3 +241,54 @@ def test_seed_corpus_numbers_18_and_7_paragraphs_with_titles_and_the_dateline_da
     assert troops.sections[5] == "State Department reaction"
     assert troops.sections[8] == "Background"
     assert angry.paragraph(1).startswith("The French president has forced NATO members")
+
+
+def test_a_symbolic_link_leading_out_of_the_corpus_folder_is_not_followed(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    write(corpus / "kept.txt", "Kept\n\nA paragraph.\n")
+    write(tmp_path / "private" / "secret.txt", "Secret\n\nNot for the archive.\n")
+    (corpus / "passwd-link.txt").symlink_to("/etc/passwd")
+    (corpus / "secret-link.txt").symlink_to(tmp_path / "private" / "secret.txt")
+    (corpus / "private-folder").symlink_to(tmp_path / "private", target_is_directory=True)
+    (corpus / "broken.txt").symlink_to(tmp_path / "nowhere.txt")
+
+    articles, problems = load_corpus(corpus)
+
+    assert [a.id for a in articles] == ["kept"]
+    assert [str(p) for p in problems] == [
+        f"broken.txt: broken symbolic link to {tmp_path.resolve() / 'nowhere.txt'}",
+        "passwd-link.txt: symbolic link to /etc/passwd, outside the corpus folder; not followed",
+        f"private-folder: symbolic link to {tmp_path.resolve() / 'private'}, outside the corpus folder; not followed",
+        f"secret-link.txt: symbolic link to {tmp_path.resolve() / 'private' / 'secret.txt'}, outside the corpus "
+        "folder; not followed",
+    ]
+
+
+def test_a_symbolic_link_inside_the_corpus_folder_is_read_once(tmp_path: Path) -> None:
+    write(tmp_path / "story.txt", "Story\n\nA paragraph.\n")
+    (tmp_path / "alias.txt").symlink_to(tmp_path / "story.txt")
+
+    articles, problems = load_corpus(tmp_path)
+
+    assert [a.id for a in articles] == ["alias"]  # sorted first; the file itself is its twin
+    assert [str(p) for p in problems] == ["story.txt: the same article as alias.txt; stored once, as 'alias'"]
+
+
+def test_a_file_over_the_size_limit_is_skipped_and_the_rest_load(tmp_path: Path) -> None:
+    write(tmp_path / "huge.txt", "Huge\n\n" + "A long paragraph of filler text.\n\n" * 40_000)
+    write(tmp_path / "small.txt", "Small\n\nA paragraph.\n")
+
+    articles, problems = load_corpus(tmp_path, max_bytes=1_000_000)
+
+    assert [a.id for a in articles] == ["small"]
+    assert [str(p) for p in problems] == ["huge.txt: 1.4 MB is over the 1.0 MB limit per file (QA_MAX_FILE_MB)"]
+
+
+def test_the_same_article_under_two_file_names_loads_once(tmp_path: Path) -> None:
+    write(tmp_path / "a-story.txt", TEXT_ARTICLE)
+    write(tmp_path / "copy-of-story.txt", TEXT_ARTICLE)
+
+    articles, problems = load_corpus(tmp_path)
+
+    assert [a.id for a in articles] == ["a-story"]
+    assert [str(p) for p in problems] == ["copy-of-story.txt: the same article as a-story.txt; stored once, as 'a-story'"]

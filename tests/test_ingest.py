@@ -11,10 +11,9 @@ import pytest
 
 from qa.answer import answer_question
 from qa.config import Settings
-from qa.corpus import article_id_for, load_corpus
-from qa.errors import ArticleNotFound, BadRequest, ConfigError
+from qa.errors import ArticleNotFound, BadRequest, ConfigError, CorpusError
 from qa.evidence import EvidenceScorer
-from qa.ingest import IngestReport, article_sentences, ingest_articles
+from qa.ingest import IngestReport, article_sentences, ingest_corpus, remove_articles
 from qa.extractive import ExtractiveAnswerer
 from qa.retrieve import Filters, build_retriever
 from qa.store import Store, open_store
@@ -60,13 +59,9 @@ def seeded(request: pytest.FixtureRequest):
     return request.getfixturevalue("ingested" if request.param == "embedded" else "ingested_server")
 
 
-def ingest(corpus: Path, store: Store, embedder) -> IngestReport:
-    """Return the report of ingesting `corpus` the way `qa ingest` does (unreadable files are kept)."""
-    articles, problems = load_corpus(corpus)
-    keep = frozenset(article_id_for(Path(p.path)) for p in problems)
-    report = ingest_articles(articles, store=store, embedder=embedder, keep=keep)
-    report.problems = problems
-    return report
+def ingest(corpus: Path, store: Store, embedder, *, prune: bool = False) -> IngestReport:
+    """Return the report of ingesting `corpus` the way `qa ingest` does."""
+    return ingest_corpus(corpus, store=store, embedder=embedder, prune=prune)
 
 
 def test_first_ingest_adds_both_seed_articles_and_embeds_every_chunk(settings: Settings, seed_corpus: Path,
@@ -151,6 +146,152 @@ def test_removing_a_file_deletes_its_article_and_chunks(settings: Settings, corp
     assert {node.metadata["article_id"] for node in store.iter_nodes()} == {"macron-troops-remark-irks-us"}
     with pytest.raises(ArticleNotFound):
         store.get_article("us-angry-with-macron")
+
+
+def write_article(folder: Path, name: str, title: str, text: str) -> Path:
+    """Write a one-paragraph .txt article into `folder` and return its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(f"{title}\n\n{text}\n", encoding="utf-8")
+    return path
+
+
+def test_ingesting_another_folder_keeps_every_article_stored_from_the_first(settings: Settings, corpus: Path,
+                                                                           tmp_path: Path, memo_embedder) -> None:
+    store = open_store(settings)
+    ingest(corpus, store, memo_embedder)
+    other = tmp_path / "other"
+    write_article(other, "lisbon.txt", "Leaders meet in Lisbon", "The Lisbon summit ended on Tuesday with a deal on cod.")
+
+    report = ingest(other, store, memo_embedder)
+
+    assert (report.added, report.removed, report.unchanged) == (["lisbon"], [], [])
+    assert report.summary().splitlines()[0].startswith("1 added, 0 updated, 0 removed, 0 unchanged")
+    assert sorted(store.article_hashes()) == ["lisbon", *SEED_IDS]
+
+
+def test_a_folder_of_only_unreadable_files_removes_nothing(settings: Settings, corpus: Path, tmp_path: Path,
+                                                           memo_embedder) -> None:
+    store = open_store(settings)
+    ingest(corpus, store, memo_embedder)
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "photo.txt").write_bytes(b"\x89PNG\x00\x00")
+    (junk / "empty.txt").write_text("", encoding="utf-8")
+
+    report = ingest(junk, store, memo_embedder)
+
+    assert (report.added, report.removed) == ([], [])
+    assert [str(p) for p in report.problems] == ["empty.txt: empty file", "photo.txt: binary file, not text"]
+    assert store.counts() == SEED_COUNTS
+
+
+def test_prune_removes_what_the_folder_lacks_but_never_what_its_unreadable_files_may_hold(
+        settings: Settings, corpus: Path, tmp_path: Path, memo_embedder) -> None:
+    store = open_store(settings)
+    ingest(corpus, store, memo_embedder)
+    other = tmp_path / "other"
+    write_article(other, "lisbon.txt", "Leaders meet in Lisbon", "The Lisbon summit ended on Tuesday with a deal on cod.")
+    (other / "us-angry-with-macron.txt").write_bytes(b"US angry\n\nCaf\xe9.\n")  # unreadable: its article stays
+
+    report = ingest(other, store, memo_embedder, prune=True)
+
+    assert (report.added, report.removed) == (["lisbon"], ["macron-troops-remark-irks-us"])
+    assert report.summary().splitlines()[1] == f"removed macron-troops-remark-irks-us: not in {other.resolve()} (--prune)"
+    assert sorted(store.article_hashes()) == ["lisbon", "us-angry-with-macron"]
+
+
+def test_prune_over_a_folder_with_nothing_readable_is_an_error_and_removes_nothing(
+        settings: Settings, corpus: Path, tmp_path: Path, memo_embedder) -> None:
+    store = open_store(settings)
+    ingest(corpus, store, memo_embedder)
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "empty.txt").write_text("", encoding="utf-8")
+
+    with pytest.raises(CorpusError, match=r"could be read, so --prune removed nothing \(it would have emptied the store\)$"):
+        ingest(junk, store, memo_embedder, prune=True)
+
+    assert store.counts() == SEED_COUNTS
+
+
+def test_renaming_a_file_replaces_its_article_under_the_new_id(settings: Settings, corpus: Path,
+                                                               memo_embedder) -> None:
+    store = open_store(settings)
+    ingest(corpus, store, memo_embedder)
+    (corpus / "us-angry-with-macron.txt").rename(corpus / "angry.txt")
+
+    report = ingest(corpus, store, memo_embedder)
+
+    assert (report.added, report.removed) == (["angry"], ["us-angry-with-macron"])
+    assert report.reasons["us-angry-with-macron"] == f"its file us-angry-with-macron.txt is gone from {corpus.resolve()}"
+    assert store.counts() == SEED_COUNTS
+
+
+def test_an_id_stored_from_another_folder_is_not_overwritten(settings: Settings, corpus: Path, tmp_path: Path,
+                                                             memo_embedder) -> None:
+    store = open_store(settings)
+    ingest(corpus, store, memo_embedder)
+    stored = store.get_article("us-angry-with-macron")
+    other = tmp_path / "other"
+    write_article(other, "us-angry-with-macron.txt", "Another story", "A different text under the same name.")
+
+    report = ingest(other, store, memo_embedder)
+
+    assert (report.added, report.updated, report.removed) == ([], [], [])
+    assert [str(p) for p in report.problems] == [
+        f"us-angry-with-macron.txt: article id 'us-angry-with-macron' is already stored from "
+        f"{corpus.resolve() / 'us-angry-with-macron.txt'}; `qa remove us-angry-with-macron` first to replace it"]
+    assert store.get_article("us-angry-with-macron") == stored
+
+
+def test_the_same_article_in_another_folder_under_another_name_is_not_stored_twice(
+        settings: Settings, corpus: Path, tmp_path: Path, memo_embedder) -> None:
+    store = open_store(settings)
+    ingest(corpus, store, memo_embedder)
+    copy = tmp_path / "copies"
+    copy.mkdir()
+    shutil.copy(corpus / "us-angry-with-macron.txt", copy / "angry-copy.txt")
+
+    report = ingest(copy, store, memo_embedder)
+
+    assert report.added == []
+    assert [str(p) for p in report.problems] == [
+        f"angry-copy.txt: the same article is already stored as 'us-angry-with-macron' "
+        f"(from {corpus.resolve() / 'us-angry-with-macron.txt'}); not stored twice"]
+    assert store.counts() == SEED_COUNTS
+
+
+def test_a_store_written_before_origins_were_recorded_keeps_its_articles_until_their_folder_says_otherwise(
+        settings: Settings, corpus: Path, tmp_path: Path, memo_embedder) -> None:
+    store = open_store(settings)
+    ingest(corpus, store, memo_embedder)
+    store._articles.update(ids=SEED_IDS, metadatas=[{"root": None}, {"root": None}])  # as an earlier version left it
+    assert {r.root for r in store.article_records().values()} == {""}
+    other = tmp_path / "other"
+    write_article(other, "lisbon.txt", "Leaders meet in Lisbon", "The Lisbon summit ended on Tuesday with a deal on cod.")
+
+    assert ingest(other, store, memo_embedder).removed == []  # an unknown origin is never taken as "gone"
+    again = ingest(corpus, store, memo_embedder)  # unchanged articles: origin recorded, nothing embedded
+    (corpus / "us-angry-with-macron.txt").unlink()
+    last = ingest(corpus, store, memo_embedder)
+
+    assert (again.unchanged, again.chunks) == (SEED_IDS, 0)
+    assert {r.root for a, r in store.article_records().items() if a != "lisbon"} == {str(corpus.resolve())}
+    assert last.removed == ["us-angry-with-macron"]
+    assert sorted(store.article_hashes()) == ["lisbon", "macron-troops-remark-irks-us"]
+
+
+def test_remove_deletes_exactly_the_named_articles_and_an_unknown_id_removes_nothing(
+        settings: Settings, corpus: Path, memo_embedder) -> None:
+    store = open_store(settings)
+    ingest(corpus, store, memo_embedder)
+
+    with pytest.raises(ArticleNotFound, match=r"^no article 'nope' in the store \(see `qa status`\); nothing was removed$"):
+        remove_articles(["us-angry-with-macron", "nope"], store=store)
+    assert store.counts() == SEED_COUNTS
+    assert remove_articles(["us-angry-with-macron"], store=store) == ["us-angry-with-macron"]
+    assert sorted(store.article_hashes()) == ["macron-troops-remark-irks-us"]
 
 
 def test_unreadable_file_is_reported_and_keeps_the_stored_version_of_its_article(settings: Settings,

@@ -20,7 +20,7 @@ def test_server_pipeline_is_rebuilt_after_another_ingest_and_not_before(embedded
     runtime = Runtime(embedded_settings, build_components(embedded_settings, embedder=embedder))
     assert runtime.refresh_if_stale() is False
 
-    ingest_articles([NEW], store=open_store(embedded_settings), embedder=memo_embedder, prune=False)
+    ingest_articles([NEW], store=open_store(embedded_settings), embedder=memo_embedder)
 
     assert runtime.refresh_if_stale() is True
     parts = runtime.components
