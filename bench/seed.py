@@ -17,12 +17,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from qa.answer import build_answerer
+from qa.answer import build_pipeline
 from qa.chat import answer_conversation
 from qa.config import get_settings
-from qa.corpus import load_corpus
 from qa.embedding import build_embedder
-from qa.ingest import ingest_articles
+from qa.ingest import ingest_corpus
+from qa.nlp import Language
 from qa.retrieve import build_retriever
 from qa.store import open_store
 
@@ -43,13 +43,12 @@ def in_process_answerer(corpus: Path):
     """Return ask(question, history) -> answer dict over a fresh embedded store of `corpus`."""
     settings = get_settings(data_dir=Path(tempfile.mkdtemp(prefix="qa-seed-")))
     embedder = build_embedder(settings)
+    language = Language(settings.nlp_model)
     store = open_store(settings)
-    articles, _ = load_corpus(corpus)
-    ingest_articles(articles, store=store, embedder=embedder)
+    ingest_corpus(corpus, store=store, embedder=embedder, language=language)
     retriever = build_retriever(settings, store=store, embedder=embedder)
-    answerer = build_answerer(settings, retriever=retriever)
-    return lambda question, history: answer_conversation(
-        question, history, retriever=retriever, answerer=answerer).to_dict()
+    pipeline = build_pipeline(settings, retriever=retriever, language=language)
+    return lambda question, history: answer_conversation(question, history, pipeline=pipeline).to_dict()
 
 
 def api_answerer(url: str):
@@ -65,6 +64,16 @@ def api_answerer(url: str):
         return response.json()
 
     return ask
+
+
+def speaker_named(row: dict, answer: dict) -> bool | None:
+    """Return whether the answer names the expected speaker (its short answer, else its text), or None
+    when the row expects none."""
+    if not row.get("expected_speaker"):
+        return None
+    short = (answer.get("short_answer") or {}).get("text", "")
+    said = short or answer["answer"]
+    return answer["answerable"] and any(name.lower() in said.lower() for name in row["expected_speaker"])
 
 
 def figures_of(rows: list[dict], items: list[dict]) -> dict:
@@ -84,7 +93,16 @@ def figures_of(rows: list[dict], items: list[dict]) -> dict:
             1 for r, i in zip(rows, items)
             if i["verdict"] == "refused" and set(i["nearest"]) & set(r["expected_paragraphs"])),
         "followup_first_citation_correct": share([i for i in answerable if i["followup"]], {"correct"}),
+        **_speaker_figures(items),
     }
+
+
+def _speaker_figures(items: list[dict]) -> dict:
+    """Return how often the expected speaker is named, over the items that expect one."""
+    graded = [i["speaker"] for i in items if i.get("speaker") is not None]
+    if not graded:
+        return {}
+    return {"speaker_questions": len(graded), "speaker_correct": sum(graded) / len(graded)}
 
 
 def main() -> int:
@@ -106,21 +124,27 @@ def main() -> int:
         answer = ask(row["question"], row.get("history", []))
         verdict = grade(row, answer)
         items.append({"id": row["id"], "followup": bool(row.get("history")), "verdict": verdict,
+                      "speaker": speaker_named(row, answer),
+                      "short_answer": (answer.get("short_answer") or {}).get("text"),
                       "answer": answer["answer"], "confidence": round(answer["confidence"], 3),
                       "cited": [f"{c['article_id']}:{c['paragraph']}" for c in answer["citations"]],
                       "nearest": [f"{p['article_id']}:{p['paragraph']}" for p in answer.get("nearest", [])]})
         if args.verbose:
-            print(f"{verdict:<11} {row['id']} {row['question'][:70]}")
+            speaker = {True: "speaker ok", False: "SPEAKER?", None: ""}[items[-1]["speaker"]]
+            print(f"{verdict:<11} {speaker:<10} {row['id']} {row['question'][:70]}")
 
     figures = figures_of(rows, items)
     via = f" via {args.api}/v1/chat" if args.api else ""
-    print(f"\nseed set{via}: {len(rows)} questions ({figures['answerable']} answerable, "
+    print(f"\n{args.dataset.stem} set{via}: {len(rows)} questions ({figures['answerable']} answerable, "
           f"{figures['unanswerable']} unanswerable, {figures['followups']} follow-ups)")
     print(f"  first citation holds the answer (answerable): {figures['first_citation_correct']:.3f}   goal >= 0.90")
     print(f"  unanswerable refused:                         {figures['unanswerable_refused']:.3f}   goal >= 0.90")
     print(f"  answerable refused:                           {figures['answerable_refused']}       goal 0")
     print(f"    of which the closest passages hold the answer: {figures['answerable_refused_nearest_holds_answer']}")
     print(f"  follow-ups, first citation correct:           {figures['followup_first_citation_correct']:.3f}")
+    if "speaker_correct" in figures:
+        print(f"  speaker named ({figures['speaker_questions']} questions):              "
+              f"{figures['speaker_correct']:.3f}   goal >= 0.90")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"figures": figures, "items": items}, indent=2, ensure_ascii=False))
     return 0

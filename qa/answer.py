@@ -1,5 +1,6 @@
-"""Question -> cited Answer: retrieval, then the extractive answerer or, when an LLM endpoint is
-configured, the LLM answerer. Follow-ups are resolved by qa.chat before they get here."""
+"""Question -> cited Answer, stage by stage: read the question (qa.question), retrieve paragraphs
+(qa.retrieve), score their sentences and re-rank (qa.evidence), compose the answer (qa.extractive, or
+qa.generative when an LLM endpoint is configured). Follow-ups are resolved by qa.chat first."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from dataclasses import dataclass, field
 
 from qa.config import Settings
 from qa.errors import BadRequest
-from qa.extractive import ExtractiveAnswerer
+from qa.evidence import EvidenceScorer
+from qa.extractive import ExtractiveAnswerer, Steer
 from qa.generative import LLMAnswerer
 from qa.models import Answer, Passage
+from qa.nlp import Language
+from qa.question import Question, read_question
 from qa.retrieve import Filters, Retriever
 
 MAX_QUESTION_CHARS = 4000
@@ -21,19 +25,32 @@ class Turn:
     """What a follow-up needs from the conversation so far."""
 
     query: str = ""  # standalone retrieval query
-    scoring_query: str = ""  # what answer sentences are matched against (default: the question)
-    referents: frozenset[str] = frozenset()  # words a sentence must hold to continue the last answer
-    needs_link: bool = False  # no topic of its own ("What did he say?"): only a continuation answers
-    prefer: dict[str, float] = field(default_factory=dict)  # paragraph key -> score bonus
-    avoid: dict[str, float] = field(default_factory=dict)  # quotes already given -> score penalty
+    asked: str = ""  # the question with its pronouns replaced by whom they mean (default: the question)
+    scoring_query: str = ""  # what answer sentences are matched against (default: the asked question)
+    steer: Steer = field(default_factory=Steer)  # what the earlier turns point the answerer at
     history: Sequence[tuple[str, str]] = ()  # (question, answer) pairs, for the LLM
 
 
-def build_answerer(settings: Settings, *, retriever: Retriever) -> ExtractiveAnswerer | LLMAnswerer:
-    """Return the LLM answerer when QA_LLM_BASE_URL is set, else the extractive one."""
-    if settings.llm_base_url:
-        return LLMAnswerer(settings)
-    return ExtractiveAnswerer(retriever.evidence, min_confidence=settings.min_confidence)
+@dataclass
+class Pipeline:
+    """The stages of answering over one store, built once (qa.api.runtime, the CLI) and shared."""
+
+    language: Language
+    retriever: Retriever
+    evidence: EvidenceScorer
+    answerer: ExtractiveAnswerer | LLMAnswerer
+    replayer: ExtractiveAnswerer  # answers earlier turns of a conversation (deterministic, no LLM)
+
+
+def build_pipeline(settings: Settings, *, retriever: Retriever, language: Language) -> Pipeline:
+    """Return the stages over `retriever`'s store: the LLM answerer when QA_LLM_BASE_URL is set, else
+    the extractive one."""
+    evidence = EvidenceScorer(retriever.embedder, retriever.idf, stored=retriever.store.get_sentences,
+                              language=language, sentence_weight=settings.sentence_weight)
+    extractive = ExtractiveAnswerer(paragraphs=retriever.fetch_hits, min_confidence=settings.min_confidence)
+    answerer = LLMAnswerer(settings) if settings.llm_base_url else extractive
+    return Pipeline(language=language, retriever=retriever, evidence=evidence, answerer=answerer,
+                    replayer=extractive)
 
 
 def check_question(question: str) -> str:
@@ -46,27 +63,40 @@ def check_question(question: str) -> str:
     return question
 
 
-def answer_question(question: str, *, retriever: Retriever, answerer: ExtractiveAnswerer | LLMAnswerer,
-                    k: int = 5, filters: Filters = Filters(), turn: Turn | None = None) -> Answer:
-    """Return the cited answer to one question (a follow-up carries its resolved `turn`)."""
+def read(pipeline: Pipeline, text: str) -> Question:
+    """Return the frame of a question's text."""
+    return read_question(pipeline.language.parse(text))
+
+
+def answer_question(question: str, *, pipeline: Pipeline, k: int = 5, filters: Filters = Filters(),
+                    turn: Turn | None = None, answerer: ExtractiveAnswerer | LLMAnswerer | None = None) -> Answer:
+    """Return the cited answer to one question (a follow-up carries its resolved `turn`); `answerer`
+    replaces the pipeline's own (earlier turns are replayed extractively)."""
     question = check_question(question)
-    filters = retriever.resolve_filters(filters)
+    answerer = answerer or pipeline.answerer
+    filters = pipeline.retriever.resolve_filters(filters)
     turn = turn or Turn()
-    query = turn.query or question
-    hits = retriever.retrieve_hits(query, k=k, filters=filters)
-    known = {h.key for h in hits}
-    extra = [key for key in turn.prefer if key not in known]
-    if extra:
-        hits += retriever.fetch_hits(extra, score=min((h.score for h in hits), default=0.0))
+    asked = read(pipeline, turn.asked or question)
+    query = turn.query or asked.text
+    scoring = turn.scoring_query or asked.text
+    hits = pipeline.retriever.retrieve_hits(query, filters=filters, vector=pipeline.evidence.query_vector(query))
+    ranked = pipeline.evidence.rank(asked, query, hits, k=k)
+    known = {e.hit.key for e in ranked}
+    extra = [key for key in turn.steer.prefer if key not in known]
+    if extra:  # the paragraphs a follow-up points at, scored though retrieval did not bring them
+        floor = min((e.hit.score for e in ranked), default=0.0)
+        ranked += pipeline.evidence.score(asked, query, pipeline.retriever.fetch_hits(extra, score=floor))
+    if scoring != query:
+        ranked = pipeline.evidence.score(asked, scoring, [e.hit for e in ranked])
     if isinstance(answerer, LLMAnswerer):
-        answer = answerer.answer(question, hits, history=turn.history)
+        answer = answerer.answer(question, [e.hit for e in ranked], history=turn.history)
     else:
-        answer = answerer.answer(question, hits, query=turn.scoring_query or question, avoid=turn.avoid,
-                                 prefer=turn.prefer, referents=turn.referents, needs_link=turn.needs_link)
+        answer = answerer.answer(asked, ranked, steer=turn.steer)
+    answer.question = question
     answer.query = query
-    answer.retrieved = [h.key for h in hits]
+    answer.retrieved = [e.hit.key for e in ranked]
     if not answer.answerable:
-        closest = retriever.evidence.closest(turn.scoring_query or question, hits)
+        closest = pipeline.evidence.closest(asked, scoring, [e.hit for e in ranked])
         answer.nearest = [Passage(h.article_id, h.title, h.paragraph, h.text, h.text[s.start:s.end])
                           for h, s in closest]
     return answer

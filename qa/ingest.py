@@ -13,9 +13,10 @@ from llama_index.core.schema import MetadataMode
 from qa.chunking import budget_for_window, chunk_article
 from qa.corpus import MAX_FILE_BYTES, article_id_for, load_corpus
 from qa.errors import ArticleNotFound, CorpusError, UnreadableFile
-from qa.models import Article
-from qa.sentences import paragraph_key, split_sentences
-from qa.store import ArticleWrite, Sentence, Store, StoredArticle, chunk_node
+from qa.annotate import NOTES_VERSION, annotate_paragraphs
+from qa.models import Article, Chunk, SentenceNotes
+from qa.nlp import Language
+from qa.store import ArticleWrite, Store, StoredArticle, chunk_node
 
 EMBED_GROUP = 512  # texts embedded per model call across articles
 
@@ -45,8 +46,8 @@ class IngestReport:
         return "\n".join([line, *(f"removed {a}: {self.reasons.get(a, 'asked for')}" for a in self.removed)])
 
 
-def ingest_corpus(root: Path, *, store: Store, embedder, chunk_tokens: int = 0, prune: bool = False,
-                  max_bytes: int = MAX_FILE_BYTES, progress: Callable[[int], None] | None = None,
+def ingest_corpus(root: Path, *, store: Store, embedder, language: Language, chunk_tokens: int = 0,
+                  prune: bool = False, max_bytes: int = MAX_FILE_BYTES, progress: Callable[[int], None] | None = None,
                   skipped: Callable[[UnreadableFile], None] | None = None) -> IngestReport:
     """Return what was done after storing the readable articles under `root` (a folder or one file).
 
@@ -72,7 +73,7 @@ def ingest_corpus(root: Path, *, store: Store, embedder, chunk_tokens: int = 0, 
                               "(it would have emptied the store)")
         held = {a.id for a in articles} | {article_id_for(Path(p.path)) for p in problems}
         gone |= {a: f"not in {folder} (--prune)" for a in stored if a not in held and a not in gone}
-    report = ingest_articles(articles, store=store, embedder=embedder, chunk_tokens=chunk_tokens,
+    report = ingest_articles(articles, store=store, embedder=embedder, language=language, chunk_tokens=chunk_tokens,
                              root=str(folder), stored=stored, progress=progress)
     for article_id in sorted(set(gone) - {a.id for a in articles}):
         store.delete_article(article_id)
@@ -123,23 +124,27 @@ def ingest_articles(
     *,
     store: Store,
     embedder,
+    language: Language,
     chunk_tokens: int = 0,
     root: str = "",
     stored: dict[str, StoredArticle] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> IngestReport:
     """Return what was done after adding or replacing `articles` in the store; nothing is removed.
-    `root` is the folder they were read from, recorded with each; `progress` is called with the number
-    of articles finished."""
+    Each new or changed article is parsed by `language` (its sentences and their notes) and embedded
+    (chunks, title, sentences); an article whose notes came from another pipeline is redone. `root`
+    is the folder they were read from, recorded with each; `progress` hears of each article finished."""
     started = time.perf_counter()
     report = IngestReport()
     stored = store.article_records() if stored is None else stored
     budget = chunk_tokens or budget_for_window(getattr(embedder, "window", 256))
-    pending: list[tuple[Article, list, list, list[str]]] = []
+    tag = notes_tag(language)
+    pending: list[tuple[Article, list[Chunk], list[str]]] = []
+    size = 0
     moved: list[Article] = []
     for article in articles:
         previous = stored.get(article.id)
-        if previous is not None and previous.hash == article.content_hash:
+        if previous is not None and previous.hash == article.content_hash and previous.nlp == tag:
             report.unchanged.append(article.id)
             if root and (previous.root, previous.source) != (root, article.source):
                 moved.append(article)
@@ -147,41 +152,57 @@ def ingest_articles(
                 progress(1)
             continue
         chunks = chunk_article(article, max_tokens=budget)
-        texts = [chunk_node(article, c).get_content(metadata_mode=MetadataMode.EMBED) for c in chunks]
-        sentences = article_sentences(article)
-        pending.append((article, chunks, sentences, [*texts, article.title, *(t for _, t in sentences)]))
+        pending.append((article, chunks, [chunk_node(article, c).get_content(metadata_mode=MetadataMode.EMBED)
+                                          for c in chunks]))
         (report.updated if previous is not None else report.added).append(article.id)
         report.chunks += len(chunks)
-        if sum(len(p[3]) for p in pending) >= EMBED_GROUP:
-            _flush(pending, store=store, embedder=embedder, root=root, progress=progress)
-    _flush(pending, store=store, embedder=embedder, root=root, progress=progress)
+        size += len(chunks) + 1 + 3 * len(article.paragraphs)  # about three sentences a paragraph
+        if size >= EMBED_GROUP:
+            _flush(pending, store=store, embedder=embedder, language=language, root=root, progress=progress)
+            size = 0
+    _flush(pending, store=store, embedder=embedder, language=language, root=root, progress=progress)
     if moved:
         store.set_origin([a.id for a in moved], root=root, sources=[a.source for a in moved])
     report.seconds = time.perf_counter() - started
     return report
 
 
-def article_sentences(article: Article) -> list[tuple[Sentence, str]]:
-    """Return every sentence of the article's paragraphs, addressed as the store keeps them, with its text."""
-    out = []
-    for number, text in enumerate(article.paragraphs, start=1):
-        key = paragraph_key(text)
-        out.extend(((key, number, start, end), text[start:end]) for start, end in split_sentences(text))
+def notes_tag(language: Language) -> str:
+    """Return what stored notes are derived from: the language pipeline and the notes' own version."""
+    return f"{language.tag} notes-{NOTES_VERSION}"
+
+
+def article_notes(articles: list[Article], *, language: Language) -> list[list[tuple[int, SentenceNotes]]]:
+    """Return, for each article, its sentences' notes with their paragraph numbers, in reading order
+    (all paragraphs of all articles parsed in one batch)."""
+    parses = language.parse_many([p for article in articles for p in article.paragraphs])
+    out, offset = [], 0
+    for article in articles:
+        own = parses[offset:offset + len(article.paragraphs)]
+        offset += len(article.paragraphs)
+        out.append([(number, notes) for number, paragraph in enumerate(annotate_paragraphs(own), start=1)
+                    for notes in paragraph])
     return out
 
 
-def _flush(pending: list, *, store: Store, embedder, root: str, progress: Callable[[int], None] | None) -> None:
-    """Embed the texts of the pending articles in one batch, then write them in one group."""
+def _flush(pending: list, *, store: Store, embedder, language: Language, root: str,
+           progress: Callable[[int], None] | None) -> None:
+    """Parse and embed the pending articles in one batch each, then write them in one group."""
     if not pending:
         return
-    vectors = embedder.get_text_embedding_batch([t for *_, texts in pending for t in texts])
+    notes = article_notes([article for article, *_ in pending], language=language)
+    texts = []
+    for (article, _, chunk_texts), sentences in zip(pending, notes):
+        texts.append([*chunk_texts, article.title,
+                      *(article.paragraph(n)[s.start:s.end] for n, s in sentences)])
+    vectors = embedder.get_text_embedding_batch([t for group in texts for t in group])
     writes, offset = [], 0
-    for article, chunks, sentences, texts in pending:
-        own = vectors[offset:offset + len(texts)]
-        offset += len(texts)
+    for (article, chunks, _), sentences, group in zip(pending, notes, texts):
+        own = vectors[offset:offset + len(group)]
+        offset += len(group)
         writes.append(ArticleWrite(article, chunks, embeddings=own[:len(chunks)], title_embedding=own[len(chunks)],
-                                   sentences=[s for s, _ in sentences], sentence_embeddings=own[len(chunks) + 1:],
-                                   root=root))
+                                   sentences=sentences, sentence_embeddings=own[len(chunks) + 1:],
+                                   root=root, nlp=notes_tag(language)))
     store.put_articles(writes)
     if progress:
         progress(len(writes))

@@ -51,6 +51,77 @@ class Chunk:
     tokens: int
 
 
+@dataclass(frozen=True)
+class Mention:
+    """A name in a sentence: a named entity, or a run of proper nouns the entity tagger missed."""
+
+    text: str
+    label: str  # PERSON, ORG, GPE, NORP, DATE, CARDINAL... ("" for an untyped proper-noun run)
+    start: int  # offsets in the paragraph
+    end: int
+    title: str = ""  # for a person, the words naming their office ("State Department spokesman")
+
+
+@dataclass(frozen=True)
+class Referent:
+    """Whom a pronoun or role noun ("he", "the spokesman") stands for: a person named earlier."""
+
+    start: int  # offsets of the pronoun or role noun in its paragraph
+    end: int
+    name: str  # "Matthew Miller"
+    title: str  # "State Department spokesman"
+    paragraph: int  # the paragraph that names them (its own number when the name is in the same one)
+    name_start: int  # offsets of the name in that paragraph
+    name_end: int
+    sentence_start: int  # offsets of the sentence that names them, in that paragraph
+    sentence_end: int
+
+
+@dataclass(frozen=True)
+class Statement:
+    """Someone saying something or taking a stance: speaker, verb, what was said, and its polarity."""
+
+    verb: str  # lemma, with its particle: "say", "rule out"
+    verb_start: int  # offsets in the paragraph
+    verb_end: int
+    speaker: str  # as written: "he", "State Department spokesman Matthew Miller", "A senior US official"
+    speaker_start: int
+    speaker_end: int
+    content_start: int  # what was said: the quote or the complement clause
+    content_end: int
+    negated: bool = False  # "did not say", "has not ruled out"
+    name: str = ""  # the speaker's name when it is known (in place or through a Referent), else ""
+    label: str = ""  # that name's entity label (PERSON, ORG, GPE...), "" when unknown
+
+
+@dataclass(frozen=True)
+class SentenceNotes:
+    """What the language pipeline found in one sentence of a paragraph, stored with it at ingest."""
+
+    start: int
+    end: int
+    mentions: tuple[Mention, ...] = ()
+    statements: tuple[Statement, ...] = ()
+    referents: tuple[Referent, ...] = ()
+    leans: str = ""  # why it needs the sentence before: "pronoun", "do so", "this"; "" when it stands alone
+    kind: str = ""  # "question", "fragment" (no verb: a headline or a list of names), "" for a plain sentence
+    lemmas: str = ""  # its content words' lemmas, space-separated
+
+    def to_json(self) -> str:
+        """Return the notes as compact JSON (how the store keeps them)."""
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> SentenceNotes:
+        """Return notes stored by to_json()."""
+        raw = json.loads(text)
+        return cls(start=raw["start"], end=raw["end"], leans=raw.get("leans", ""), kind=raw.get("kind", ""),
+                   lemmas=raw.get("lemmas", ""),
+                   mentions=tuple(Mention(**m) for m in raw.get("mentions", ())),
+                   statements=tuple(Statement(**m) for m in raw.get("statements", ())),
+                   referents=tuple(Referent(**m) for m in raw.get("referents", ())))
+
+
 @dataclass
 class Hit:
     """A retrieved paragraph with its fused score."""
@@ -106,6 +177,18 @@ class Passage:
 
 
 @dataclass
+class ShortAnswer:
+    """The phrase that answers a who / when / where / how-many / which question, where it stands."""
+
+    text: str
+    article_id: str
+    paragraph: int
+    start: int  # offsets in the paragraph
+    end: int
+    label: str = ""  # its entity label: PERSON, DATE, GPE, CARDINAL...
+
+
+@dataclass
 class Answer:
     """The response contract shared by the CLI, the API and the eval harness."""
 
@@ -119,7 +202,12 @@ class Answer:
     flags: list[Flag] = field(default_factory=list)
     retrieved: list[str] = field(default_factory=list)  # addresses of the paragraphs considered, best first
     nearest: list[Passage] = field(default_factory=list)  # when refused: where to look, best first
+    short_answer: ShortAnswer | None = None  # the phrase that answers, when the question asks for one
+    # who and what the cited sentences name, (text, label, title), for the follow-ups of a conversation
+    entities: list[tuple[str, str, str]] = field(default_factory=list, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         """Return the JSON-ready form of the answer."""
-        return asdict(self)
+        out = asdict(self)
+        del out["entities"]
+        return out

@@ -1,5 +1,6 @@
-"""Hybrid retrieval: dense (LlamaIndex over Chroma) and BM25 (LlamaIndex's bm25s retriever), with
-both scores computed for every candidate of either, fused, then collapsed to paragraphs."""
+"""Hybrid retrieval, the first stage of answering: dense (LlamaIndex over Chroma) and BM25
+(LlamaIndex's bm25s retriever), with both scores computed for every candidate of either, fused,
+then collapsed to paragraphs. Their sentences are scored by the next stage, qa.evidence."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from qa.config import Settings
 from qa.errors import BadRequest, NotIngested
 from qa.models import Article, Hit
 from qa.store import Store
-from qa.evidence import EvidenceScorer
 from qa.terms import STOPWORDS, TOKEN, terms
 
 
@@ -65,19 +65,13 @@ def _num(iso: str) -> int:
     return int(iso.replace("-", ""))
 
 
-# Rerank weights fitted on SQuAD dev questions disjoint from the benchmark sample (bench/squad.py):
-# fused + 0.75 * lexical + 1.5 * dense, written as sentence_weight * (share * lexical + ...).
-LEXICAL_SHARE = 1 / 3
-
-
 class Retriever:
     """Hybrid retriever over one store; build once, query many times."""
 
     def __init__(self, store: Store, embedder, *, candidates: int = 40, dense_weight: float = 0.4,
-                 sentence_weight: float = 2.25, rerank_depth: int = 30) -> None:
+                 rerank_depth: int = 30) -> None:
         self.store = store
-        self.sentence_weight = sentence_weight
-        self.rerank_depth = rerank_depth
+        self.rerank_depth = rerank_depth  # paragraphs handed on, for the next stage to re-rank
         self.embedder = embedder
         self.candidates = candidates
         self.dense_weight = dense_weight
@@ -88,7 +82,8 @@ class Retriever:
 
     def refresh(self) -> None:
         """Rebuild the BM25 index from the store (after an ingest by another process)."""
-        self.version = self.store.article_hashes()
+        records = self.store.article_records()
+        self.version = {article_id: record.hash for article_id, record in records.items()}
         nodes = list(self.store.iter_nodes())
         if not nodes:
             raise NotIngested("the store is empty: run `qa ingest` first")
@@ -113,7 +108,9 @@ class Retriever:
         self._idf = {t: float(np.log(1 + (n_docs - doc_freq[i] + 0.5) / (doc_freq[i] + 0.5)))
                      for t, i in self._bm25.vocab_dict.items() if i < len(doc_freq)}
         self._unseen_idf = float(np.log(1 + (n_docs + 0.5) / 0.5))
-        self.evidence = EvidenceScorer(self.embedder, self.idf, stored=self.store.get_sentences)
+        if any(not record.nlp for record in records.values()):
+            raise NotIngested("the store holds articles ingested by an earlier version, without language notes: "
+                              "run `qa ingest` again to add them")
 
     def _check_dates(self, since: str, until: str) -> None:
         """Raise BadRequest when no stored article is dated within [since, until]."""
@@ -163,9 +160,12 @@ class Retriever:
             raise BadRequest(f"no article from outlet {filters.outlet!r}; {listed}")
         return replace(filters, outlet=spelled[0])
 
-    def retrieve_hits(self, query: str, *, k: int, filters: Filters = Filters()) -> list[Hit]:
-        """Return the top `k` paragraphs for `query`, best first, each with its fused score."""
-        embedding = self.evidence.query_vector(query).tolist()
+    def retrieve_hits(self, query: str, *, k: int | None = None, filters: Filters = Filters(),
+                      vector: np.ndarray | None = None) -> list[Hit]:
+        """Return the top `k` paragraphs (default: the re-rank depth) for `query`, best first, each with
+        its fused score; `vector` is the query's embedding when the caller has it."""
+        embedding = (self.embedder.get_query_embedding(query) if vector is None else vector)
+        embedding = [float(x) for x in embedding]
         dense = self._dense_scores(query, embedding, filters)
         sparse_all = self._bm25_scores(query, filters)
         top_sparse = np.argsort(-sparse_all)[: self.candidates]
@@ -174,24 +174,10 @@ class Retriever:
                 dense[self._ids[row]] = None
         missing = [node_id for node_id, score in dense.items() if score is None]
         if missing:
-            for node_id, vector in self.store.get_embeddings(missing).items():
-                dense[node_id] = float(np.dot(vector, embedding))
+            for node_id, stored in self.store.get_embeddings(missing).items():
+                dense[node_id] = float(np.dot(stored, embedding))
         fused = self._fuse(dense, {i: float(sparse_all[self._row[i]]) for i in dense})
-        hits = self._paragraph_hits(fused, k=max(k, self.rerank_depth))
-        return self._rerank(query, embedding, hits)[:k]
-
-    def _rerank(self, query: str, embedding: list[float], hits: list[Hit]) -> list[Hit]:
-        """Return hits re-ordered by fused score plus their best sentence's lexical and dense match:
-        a question usually matches one sentence of the paragraph that answers it."""
-        if not self.sentence_weight or not hits:
-            return hits
-        weights = self.evidence.query_weights(query)
-        for hit, sentences in zip(hits, self.evidence.score(np.asarray(embedding), weights, hits)):
-            lexical = max(s.lexical for s in sentences)
-            dense = max(s.dense for s in sentences)
-            hit.scores.update(sentence_lexical=lexical, sentence_dense=dense)
-            hit.score += self.sentence_weight * (LEXICAL_SHARE * lexical + (1 - LEXICAL_SHARE) * dense)
-        return sorted(hits, key=lambda h: -h.score)
+        return self._paragraph_hits(fused, k=k or self.rerank_depth)
 
     def _dense_scores(self, query: str, embedding: list[float], filters: Filters) -> dict[str, float | None]:
         retriever = self._index.as_retriever(
@@ -267,4 +253,4 @@ class Retriever:
 def build_retriever(settings: Settings, *, store: Store, embedder) -> Retriever:
     """Return the retriever with the weights the settings give."""
     return Retriever(store, embedder, candidates=settings.candidates, dense_weight=settings.dense_weight,
-                     sentence_weight=settings.sentence_weight, rerank_depth=settings.rerank_depth)
+                     rerank_depth=settings.rerank_depth)

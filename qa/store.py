@@ -5,9 +5,10 @@ Three collections per store:
   each record's `document_id` is its article id, so an article's chunks are deleted in one call.
 - `{name}_articles`: one record per article (title embedding, numbered paragraphs as the document,
   content hash in the metadata), the source of truth for `qa show` and for incremental ingest.
-- `{name}_sentences`: one record per sentence of every paragraph (its embedding; the paragraph's key,
-  see qa.sentences.paragraph_key, and the sentence's offsets in the metadata), so answering ranks
-  sentences without embedding them again in every process.
+- `{name}_sentences`: one record per sentence of every paragraph: its embedding, and in the metadata
+  its paragraph's address (`para`, "article_id:n"), its offsets and the language pipeline's notes
+  on it (qa.models.SentenceNotes as JSON), so answering ranks sentences without embedding or parsing
+  them again in every process.
 """
 
 from __future__ import annotations
@@ -26,9 +27,8 @@ from llama_index.vector_stores.chroma import ChromaVectorStore
 from qa.chunking import chunk_header
 from qa.config import Settings
 from qa.errors import ArticleNotFound, ConfigError, StoreUnavailable
-from qa.models import Article, Chunk
+from qa.models import Article, Chunk, SentenceNotes
 
-Sentence = tuple[str, int, int, int]  # paragraph key, paragraph number, start, end
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,10 @@ class ArticleWrite:
     chunks: Sequence[Chunk]
     embeddings: Sequence[Sequence[float]]
     title_embedding: Sequence[float]
-    sentences: Sequence[Sentence] = ()
+    sentences: Sequence[tuple[int, SentenceNotes]] = ()  # (paragraph number, notes) for every sentence
     sentence_embeddings: Sequence[Sequence[float]] = ()
     root: str = ""  # the folder it was ingested from (absolute), "" when unknown
+    nlp: str = ""  # the language pipeline that wrote the notes (qa.nlp.Language.tag)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class StoredArticle:
     hash: str  # "" for one stored without its sentence vectors (by an earlier version)
     root: str  # the folder it was ingested from; "" for articles stored before folders were recorded
     source: str  # its file, relative to root
+    nlp: str = ""  # the language pipeline its sentence notes come from; "" for one stored without notes
 
 
 PAGE = 1000
@@ -116,7 +118,7 @@ class Store:
     def article_records(self) -> dict[str, StoredArticle]:
         """Return every stored article's hash and origin, by id."""
         return {rid: StoredArticle(hash=meta.get("hash", "") if "sentences" in meta else "",
-                                   root=meta.get("root", ""), source=meta.get("source", ""))
+                                   root=meta.get("root", ""), source=meta.get("source", ""), nlp=meta.get("nlp", ""))
                 for rid, meta in self._page(self._articles, ["metadatas"])}
 
     def get_article(self, article_id: str) -> Article:
@@ -153,20 +155,18 @@ class Store:
         result = self._call(self._chunks.get, ids=chunk_ids, include=["embeddings"])
         return dict(zip(result["ids"], result["embeddings"]))
 
-    def get_sentences(self, keys: list[str]) -> dict[str, tuple[list[tuple[int, int]], list]]:
-        """Return {paragraph key: (sentence spans, their embeddings)} for the keys stored, spans in order."""
-        if not keys:
+    def get_sentences(self, addresses: list[str]) -> dict[str, list[tuple[SentenceNotes, list[float]]]]:
+        """Return {paragraph address: its sentences' notes and vectors, in order} for the addresses
+        ("article_id:n") whose sentences are stored."""
+        if not addresses:
             return {}
-        result = self._call(self._sentences.get, where={"key": {"$in": list(dict.fromkeys(keys))}},
+        result = self._call(self._sentences.get, where={"para": {"$in": list(dict.fromkeys(addresses))}},
                             include=["metadatas", "embeddings"])
         rows: dict[str, list] = {}
         for meta, vector in zip(result["metadatas"], result["embeddings"]):
-            rows.setdefault(meta["key"], []).append((meta["start"], meta["end"], vector))
-        out = {}
-        for key, found in rows.items():
-            found.sort(key=lambda row: row[0])
-            out[key] = ([(start, end) for start, end, _ in found], [v for _, _, v in found])
-        return out
+            if "notes" in meta:
+                rows.setdefault(meta["para"], []).append((SentenceNotes.from_json(meta["notes"]), vector))
+        return {address: sorted(found, key=lambda row: row[0].start) for address, found in rows.items()}
 
     def counts(self) -> dict[str, int]:
         """Return articles, paragraphs and chunks held."""
@@ -191,16 +191,17 @@ class Store:
         nodes = [chunk_node(w.article, chunk, vector) for w in writes for chunk, vector in zip(w.chunks, w.embeddings)]
         for first in range(0, len(nodes), PAGE):
             self._call(self.vector_store.add, nodes[first:first + PAGE])
-        rows = [(w.article.id, sentence, vector) for w in writes
-                for sentence, vector in zip(w.sentences, w.sentence_embeddings)]
+        rows = [(w.article.id, number, notes, vector) for w in writes
+                for (number, notes), vector in zip(w.sentences, w.sentence_embeddings)]
         for first in range(0, len(rows), PAGE):
             batch = rows[first:first + PAGE]
             self._call(
                 self._sentences.add,
-                ids=[f"{article_id}:{n}:{start}" for article_id, (_, n, start, _), _ in batch],
+                ids=[f"{article_id}:{n}:{notes.start}" for article_id, n, notes, _ in batch],
                 embeddings=[list(vector) for *_, vector in batch],
-                metadatas=[{"article_id": article_id, "key": key, "paragraph": n, "start": start, "end": end}
-                           for article_id, (key, n, start, end), _ in batch],
+                metadatas=[{"article_id": article_id, "para": f"{article_id}:{n}", "paragraph": n,
+                            "start": notes.start, "end": notes.end, "notes": notes.to_json()}
+                           for article_id, n, notes, _ in batch],
             )
         for first in range(0, len(writes), PAGE):
             batch = writes[first:first + PAGE]
@@ -211,7 +212,7 @@ class Store:
                 documents=[json.dumps({"paragraphs": w.article.paragraphs, "sections": w.article.sections},
                                       ensure_ascii=False) for w in batch],
                 metadatas=[_article_metadata(w.article, chunks=len(w.chunks), sentences=len(w.sentences))
-                           | {"root": w.root} for w in batch],
+                           | {"root": w.root, "nlp": w.nlp} for w in batch],
             )
 
     def set_origin(self, article_ids: Sequence[str], *, root: str, sources: Sequence[str]) -> None:

@@ -3,6 +3,7 @@ a server store, and the seed corpus ingested once for the tests that only read."
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
@@ -18,13 +19,11 @@ import chromadb
 import pytest
 from chromadb.config import Settings as ChromaSettings
 
-from qa.answer import build_answerer
+from qa.answer import Pipeline, build_pipeline
 from qa.config import Settings, get_settings
-from qa.corpus import load_corpus
 from qa.embedding import build_embedder
-from qa.extractive import ExtractiveAnswerer
-from qa.generative import LLMAnswerer
-from qa.ingest import IngestReport, ingest_articles
+from qa.ingest import IngestReport, ingest_corpus
+from qa.nlp import Language
 from qa.retrieve import Retriever, build_retriever
 from qa.store import Store, open_store
 
@@ -49,6 +48,18 @@ def _no_qa_environment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Non
 def embedder():
     """Return the real bundled embedding model, loaded once for the whole run."""
     return build_embedder(get_settings())
+
+
+@functools.lru_cache(maxsize=1)
+def shared_language() -> Language:
+    """Return the real spaCy pipeline (QA_NLP_MODEL's default), one for the whole run (it loads on first use)."""
+    return Language(Settings.model_fields["nlp_model"].default)
+
+
+@pytest.fixture(scope="session")
+def language() -> Language:
+    """Return the real spaCy pipeline, loaded once for the whole run."""
+    return shared_language()
 
 
 class MemoizedEmbedder:
@@ -207,33 +218,39 @@ class Ingested:
 
     settings: Settings
     store: Store
-    retriever: Retriever
-    answerer: ExtractiveAnswerer | LLMAnswerer
+    pipeline: Pipeline
     report: IngestReport
 
+    @property
+    def retriever(self) -> Retriever:
+        """Return the pipeline's retrieval stage."""
+        return self.pipeline.retriever
 
-def ingest_seed(settings: Settings, *, embedder, memo_embedder: MemoizedEmbedder, seed_corpus: Path) -> Ingested:
+
+def ingest_seed(settings: Settings, *, embedder, memo_embedder: MemoizedEmbedder, language: Language,
+                seed_corpus: Path) -> Ingested:
     """Return the pipeline over a store holding the seed corpus."""
-    articles, problems = load_corpus(seed_corpus)
-    assert problems == []
     store = open_store(settings)
-    report = ingest_articles(articles, store=store, embedder=memo_embedder)
+    report = ingest_corpus(seed_corpus, store=store, embedder=memo_embedder, language=language)
+    assert report.problems == []
     retriever = build_retriever(settings, store=store, embedder=embedder)
-    return Ingested(settings, store, retriever, build_answerer(settings, retriever=retriever), report)
+    return Ingested(settings, store, build_pipeline(settings, retriever=retriever, language=language), report)
 
 
 @pytest.fixture(scope="session")
 def ingested(tmp_path_factory: pytest.TempPathFactory, embedder, memo_embedder: MemoizedEmbedder,
-             seed_corpus: Path) -> Ingested:
+             language: Language, seed_corpus: Path) -> Ingested:
     """Return the seed corpus ingested once into an embedded store (read-only: do not ingest into it)."""
     settings = get_settings(data_dir=tmp_path_factory.mktemp("ingested") / "data", collection="news")
-    return ingest_seed(settings, embedder=embedder, memo_embedder=memo_embedder, seed_corpus=seed_corpus)
+    return ingest_seed(settings, embedder=embedder, memo_embedder=memo_embedder, language=language,
+                       seed_corpus=seed_corpus)
 
 
 @pytest.fixture(scope="session")
 def ingested_server(tmp_path_factory: pytest.TempPathFactory, chroma_server: str, embedder,
-                    memo_embedder: MemoizedEmbedder, seed_corpus: Path) -> Ingested:
+                    memo_embedder: MemoizedEmbedder, language: Language, seed_corpus: Path) -> Ingested:
     """Return the seed corpus ingested once into a collection on the Chroma server (read-only)."""
     settings = get_settings(chroma_url=chroma_server, collection=unique_collection(),
                             data_dir=tmp_path_factory.mktemp("ingested-server") / "data")
-    return ingest_seed(settings, embedder=embedder, memo_embedder=memo_embedder, seed_corpus=seed_corpus)
+    return ingest_seed(settings, embedder=embedder, memo_embedder=memo_embedder, language=language,
+                       seed_corpus=seed_corpus)

@@ -20,7 +20,7 @@ SERVER_START_TIMEOUT = 30.0
 def serving(ingested: Ingested, **overrides: object) -> Iterator[str]:
     """Yield the base URL of a real uvicorn server over the session's pipeline, in a thread on a free
     loopback port; `overrides` go on top of the ingested store's settings."""
-    components = Components(store=ingested.store, retriever=ingested.retriever, answerer=ingested.answerer)
+    components = Components(store=ingested.store, pipeline=ingested.pipeline)
     app = create_app(ingested.settings.model_copy(update=overrides), components=components)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

@@ -3,6 +3,8 @@ store, retriever and answerer handed in), and through the app's own start-up for
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import json
 import time
 from collections.abc import Callable
@@ -14,7 +16,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 import qa.embedding
-from qa.answer import build_answerer
+from qa.answer import build_pipeline
 from qa.api import Components, create_app
 from qa.api.errors import NOT_AN_OBJECT, NOT_UTF8
 from qa.api.runtime import STARTING
@@ -32,7 +34,7 @@ NEAR_MISS = "Which political party does Slovak Prime Minister Robert Fico lead?"
 TROOPS = "macron-troops-remark-irks-us"
 ANGRY = "us-angry-with-macron"
 ANSWER_KEYS = ["answer", "answerable", "citations", "question", "query", "answerer", "confidence", "flags", "retrieved",
-               "nearest"]
+               "nearest", "short_answer"]
 CITATION_KEYS = ["marker", "article_id", "title", "paragraph", "text", "quote", "start", "end"]
 KEY = "s3cret-key"
 READY_TIMEOUT = 60.0
@@ -40,7 +42,7 @@ READY_TIMEOUT = 60.0
 
 def components_of(ingested: Ingested) -> Components:
     """Return the session's pipeline over the seed corpus as API components."""
-    return Components(store=ingested.store, retriever=ingested.retriever, answerer=ingested.answerer)
+    return Components(store=ingested.store, pipeline=ingested.pipeline)
 
 
 def app_client(ingested: Ingested, **overrides: object) -> TestClient:
@@ -178,7 +180,7 @@ def test_ask_returns_the_answer_contract_citing_the_spokesman_paragraph(client: 
     assert "Matthew Miller" in body["answer"] and "[1]" in body["answer"]
     assert first_citation(body) == (TROOPS, 6)
     assert body["citations"][0]["quote"] in body["citations"][0]["text"]
-    library = answer_conversation(QUESTION, [], retriever=ingested.retriever, answerer=ingested.answerer).to_dict()
+    library = answer_conversation(QUESTION, [], pipeline=ingested.pipeline).to_dict()
     assert without_confidence(body) == without_confidence(library)  # the object `qa ask --json` prints
     assert body["confidence"] == pytest.approx(library["confidence"], abs=1e-6)
 
@@ -496,8 +498,9 @@ def test_a_failing_llm_answers_502_with_one_line(ingested: Ingested) -> None:
 
     with running_fake_llm(refuse) as llm:
         settings = ingested.settings.model_copy(update={"llm_base_url": llm.base_url, "llm_model": FAKE_MODEL})
-        parts = Components(store=ingested.store, retriever=ingested.retriever,
-                           answerer=build_answerer(settings, retriever=ingested.retriever))
+        parts = Components(store=ingested.store,
+                           pipeline=build_pipeline(settings, retriever=ingested.retriever,
+                                                   language=ingested.pipeline.language))
         response = TestClient(create_app(settings, components=parts)).post("/v1/ask", json={"question": QUESTION})
 
     assert (response.status_code, response.json()) == (
@@ -515,7 +518,7 @@ class BrokenRetriever:
 
 
 def test_an_unexpected_error_answers_500_with_one_line_and_no_traceback(ingested: Ingested) -> None:
-    parts = Components(store=ingested.store, retriever=BrokenRetriever(), answerer=ingested.answerer)
+    parts = Components(store=ingested.store, pipeline=replace(ingested.pipeline, retriever=BrokenRetriever()))
     client = TestClient(create_app(ingested.settings, components=parts), raise_server_exceptions=False)
 
     response = client.post("/v1/ask", json={"question": QUESTION})

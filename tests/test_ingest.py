@@ -9,12 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.answer import answer_question
+from conftest import shared_language
+
+from qa.answer import answer_question, build_pipeline
 from qa.config import Settings
-from qa.errors import ArticleNotFound, BadRequest, ConfigError, CorpusError
+from qa.errors import ArticleNotFound, BadRequest, ConfigError, CorpusError, NotIngested
 from qa.evidence import EvidenceScorer
-from qa.ingest import IngestReport, article_sentences, ingest_corpus, remove_articles
-from qa.extractive import ExtractiveAnswerer
+from qa.ingest import IngestReport, article_notes, ingest_corpus, remove_articles
+from qa.question import read_question
 from qa.retrieve import Filters, build_retriever
 from qa.store import Store, open_store
 
@@ -35,10 +37,18 @@ class CountingEmbedder:
     def window(self) -> int:
         return self.inner.window
 
+    def get_query_embedding(self, query: str) -> list[float]:
+        return self.inner.get_query_embedding(query)
+
     def get_text_embedding_batch(self, texts: list[str], **kwargs) -> list[list[float]]:
         self.calls += 1
         self.texts.extend(texts)
         return self.inner.get_text_embedding_batch(texts, **kwargs)
+
+
+def sentence_texts(article) -> list[str]:
+    """Return the article's sentences as ingest stores them (split by the language pipeline)."""
+    return [article.paragraph(n)[s.start:s.end] for n, s in article_notes([article], language=shared_language())[0]]
 
 
 @pytest.fixture(params=["embedded", "server"])
@@ -61,7 +71,7 @@ def seeded(request: pytest.FixtureRequest):
 
 def ingest(corpus: Path, store: Store, embedder, *, prune: bool = False) -> IngestReport:
     """Return the report of ingesting `corpus` the way `qa ingest` does."""
-    return ingest_corpus(corpus, store=store, embedder=embedder, prune=prune)
+    return ingest_corpus(corpus, store=store, embedder=embedder, language=shared_language(), prune=prune)
 
 
 def test_first_ingest_adds_both_seed_articles_and_embeds_every_chunk(settings: Settings, seed_corpus: Path,
@@ -108,7 +118,7 @@ def test_editing_one_article_reembeds_only_that_article(settings: Settings, corp
     assert len(counting.texts) == 8 + 1 + 17  # its chunks, its title, its sentences
     assert sum(text.startswith("US angry with Macron – Bloomberg\n") for text in counting.texts) == 8
     assert "The Kremlin declined to comment." in counting.texts
-    assert not set(counting.texts) & {text for _, text in article_sentences(store.get_article(SEED_IDS[0]))}
+    assert not set(counting.texts) & set(sentence_texts(store.get_article(SEED_IDS[0])))
     assert store.counts() == {"articles": 2, "paragraphs": 26, "chunks": 26, "sentences": 41}
     assert store.get_article("us-angry-with-macron").paragraph(8) == "The Kremlin declined to comment."
 
@@ -126,9 +136,9 @@ def test_shortening_an_article_leaves_none_of_its_old_chunks_or_sentences(settin
     assert report.updated == ["us-angry-with-macron"]
     shortened = store.get_article("us-angry-with-macron")
     assert len(shortened.paragraphs) == 1
-    untouched = len(article_sentences(store.get_article("macron-troops-remark-irks-us")))
+    untouched = len(sentence_texts(store.get_article("macron-troops-remark-irks-us")))
     assert store.counts() == {"articles": 2, "paragraphs": 19, "chunks": 19,
-                              "sentences": untouched + len(article_sentences(shortened))}
+                              "sentences": untouched + len(sentence_texts(shortened))}
     assert {n.metadata["paragraph"] for n in store.iter_nodes() if n.metadata["article_id"] == "us-angry-with-macron"} == {1}
 
 
@@ -348,7 +358,7 @@ def test_date_from_filter_returns_only_articles_dated_on_or_after_it(seeded) -> 
 
 
 def test_seed_question_is_answered_from_paragraph_6_with_its_citation(seeded) -> None:
-    answer = answer_question(QUESTION, retriever=seeded.retriever, answerer=seeded.answerer)
+    answer = answer_question(QUESTION, pipeline=seeded.pipeline)
 
     assert answer.answerable is True
     assert "Matthew Miller" in answer.answer
@@ -359,29 +369,48 @@ def test_seed_question_is_answered_from_paragraph_6_with_its_citation(seeded) ->
     assert first.text[first.start:first.end] == first.quote
 
 
-def test_answering_ranks_sentences_with_the_vectors_ingest_stored(seeded, embedder) -> None:
+def test_answering_ranks_sentences_with_the_vectors_and_notes_ingest_stored(seeded, embedder, language) -> None:
     hits = seeded.retriever.retrieve_hits(QUESTION, k=5)
-    query = np.asarray(embedder.get_query_embedding(QUESTION))
-    weights = seeded.retriever.evidence.query_weights(QUESTION)
+    question = read_question(language.parse(QUESTION))
     from_store, from_model = CountingEmbedder(embedder), CountingEmbedder(embedder)
 
-    stored = EvidenceScorer(from_store, seeded.retriever.idf, stored=seeded.store.get_sentences).score(query, weights, hits)
-    computed = EvidenceScorer(from_model, seeded.retriever.idf).score(query, weights, hits)
+    stored = EvidenceScorer(from_store, seeded.retriever.idf, stored=seeded.store.get_sentences,
+                            language=language).score(question, QUESTION, hits)
+    computed = EvidenceScorer(from_model, seeded.retriever.idf, language=language).score(question, QUESTION, hits)
 
     assert from_store.texts == []  # nothing embedded at question time
-    assert len(from_model.texts) == sum(len(s) for s in computed) > 0
-    assert [[(s.start, s.end) for s in h] for h in stored] == [[(s.start, s.end) for s in h] for h in computed]
-    assert np.allclose([s.dense for h in stored for s in h], [s.dense for h in computed for s in h], atol=1e-4)
+    assert len(from_model.texts) == sum(len(e.sentences) for e in computed) > 0
+    assert [[(s.start, s.end) for s in e.sentences] for e in stored] == [[(s.start, s.end) for s in e.sentences]
+                                                                         for e in computed]
+    assert np.allclose([s.dense for e in stored for s in e.sentences], [s.dense for e in computed for s in e.sentences],
+                       atol=1e-4)
+    miller = next(s for e in stored for s in e.sentences if "Matthew Miller responded" in e.hit.text[s.start:s.end])
+    assert [(st.verb, st.name) for st in miller.notes.statements] == [("respond", "Matthew Miller"), ("say", "Matthew Miller")]
 
 
-def test_a_paragraph_without_stored_sentences_is_embedded_when_asked(seeded, embedder) -> None:
+def test_a_paragraph_without_stored_sentences_is_parsed_and_embedded_when_asked(seeded, embedder, language) -> None:
     hits = seeded.retriever.retrieve_hits(QUESTION, k=2)
     counting = CountingEmbedder(embedder)
-    scorer = EvidenceScorer(counting, seeded.retriever.idf, stored=lambda keys: {})  # a store ingested before
+    scorer = EvidenceScorer(counting, seeded.retriever.idf, stored=lambda keys: {}, language=language)
 
-    scored = scorer.score(np.asarray(embedder.get_query_embedding(QUESTION)), {"miller": 1.0}, hits)
+    scored = scorer.score(read_question(language.parse(QUESTION)), QUESTION, hits)
 
-    assert len(counting.texts) == sum(len(s) for s in scored) > 0
+    assert len(counting.texts) == sum(len(e.sentences) for e in scored) > 0
+    assert all(s.notes.end > s.notes.start for e in scored for s in e.sentences)
+
+
+def test_a_store_written_without_language_notes_is_refused_until_the_next_ingest_adds_them(
+        settings: Settings, corpus: Path, embedder, memo_embedder) -> None:
+    store = open_store(settings)
+    ingest(corpus, store, memo_embedder)
+    store._articles.update(ids=SEED_IDS, metadatas=[{"nlp": None}, {"nlp": None}])  # as an earlier version left it
+
+    with pytest.raises(NotIngested, match=r"without language notes: run `qa ingest` again to add them$"):
+        build_retriever(settings, store=store, embedder=embedder)
+    report = ingest(corpus, store, memo_embedder)
+
+    assert report.updated == SEED_IDS
+    assert build_retriever(settings, store=store, embedder=embedder).size == 25
 
 
 def test_an_article_stored_without_sentence_vectors_is_redone_by_the_next_ingest(settings: Settings, corpus: Path,
@@ -399,10 +428,10 @@ def test_an_article_stored_without_sentence_vectors_is_redone_by_the_next_ingest
 
 def test_filter_naming_an_article_the_store_lacks_is_a_clear_error(seeded) -> None:
     with pytest.raises(BadRequest, match=r"^no article 'us-angry-with-macorn' in the store"):
-        answer_question(QUESTION, retriever=seeded.retriever, answerer=seeded.answerer,
+        answer_question(QUESTION, pipeline=seeded.pipeline,
                         filters=Filters(articles=("us-angry-with-macron", "us-angry-with-macorn")))
     with pytest.raises(BadRequest, match=r"^no article from outlet 'Bloomberg'; no article in the store names its outlet"):
-        answer_question(QUESTION, retriever=seeded.retriever, answerer=seeded.answerer, filters=Filters(outlet="Bloomberg"))
+        answer_question(QUESTION, pipeline=seeded.pipeline, filters=Filters(outlet="Bloomberg"))
 
 
 @pytest.mark.parametrize(("since", "until", "message"), [
@@ -414,12 +443,12 @@ def test_filter_naming_an_article_the_store_lacks_is_a_clear_error(seeded) -> No
 ])
 def test_date_range_holding_no_stored_article_is_a_clear_error(seeded, since: str, until: str, message: str) -> None:
     with pytest.raises(BadRequest, match=f"^{re.escape(message)}$"):
-        answer_question(QUESTION, retriever=seeded.retriever, answerer=seeded.answerer,
+        answer_question(QUESTION, pipeline=seeded.pipeline,
                         filters=Filters(date_from=since, date_to=until))
 
 
 def test_date_range_holding_a_stored_article_searches_only_it(seeded) -> None:
-    answer = answer_question("Who is angry with Macron?", retriever=seeded.retriever, answerer=seeded.answerer,
+    answer = answer_question("Who is angry with Macron?", pipeline=seeded.pipeline,
                              filters=Filters(date_from="2024-03-27", date_to="2024-03-27"))
 
     assert answer.retrieved and {key.split(":")[0] for key in answer.retrieved} == {"us-angry-with-macron"}
@@ -437,10 +466,9 @@ def test_outlet_filter_matches_the_stored_spelling_whatever_the_case(tmp_path: P
     store = open_store(settings)
     ingest(corpus, store, memo_embedder)
     retriever = build_retriever(settings, store=store, embedder=embedder)
-    answerer = ExtractiveAnswerer(retriever.evidence)
+    pipeline = build_pipeline(settings, retriever=retriever, language=shared_language())
 
-    answer = answer_question("Which port reopened on Monday?", retriever=retriever, answerer=answerer,
-                             filters=Filters(outlet="nordic daily"))
+    answer = answer_question("Which port reopened on Monday?", pipeline=pipeline, filters=Filters(outlet="nordic daily"))
     assert answer.retrieved == ["daily:1"]  # as if asked for "Nordic Daily"
     assert retriever.resolve_filters(Filters(outlet=" BALTIC WIRE ")).outlet == "Baltic Wire"
     with pytest.raises(BadRequest, match=r"^no article from outlet 'Baltic'; outlets in the store: Baltic Wire, Nordic Daily$"):

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from fake_llm import running_fake_llm
 
 import qa.embedding
-from qa.answer import build_answerer
+from qa.answer import build_pipeline
 from qa.chat import answer_conversation
 from qa.cli import cli
 from qa.config import get_settings
@@ -37,9 +37,9 @@ def llm_settings(ingested):
 
 def test_llm_answer_cites_the_paragraph_the_model_cited_and_flags_the_bogus_marker(ingested, llm_settings) -> None:
     settings, llm = llm_settings
-    answerer = build_answerer(settings, retriever=ingested.retriever)
+    pipeline = build_pipeline(settings, retriever=ingested.retriever, language=ingested.pipeline.language)
 
-    answer = answer_conversation(QUESTION, [], retriever=ingested.retriever, answerer=answerer)
+    answer = answer_conversation(QUESTION, [], pipeline=pipeline)
 
     assert answer.answerer == "llm"
     assert answer.answerable is True
@@ -51,9 +51,9 @@ def test_llm_answer_cites_the_paragraph_the_model_cited_and_flags_the_bogus_mark
 
 def test_llm_follow_up_replays_history_without_calling_the_model_again(ingested, llm_settings) -> None:
     settings, llm = llm_settings
-    answerer = build_answerer(settings, retriever=ingested.retriever)
+    pipeline = build_pipeline(settings, retriever=ingested.retriever, language=ingested.pipeline.language)
 
-    answer = answer_conversation("What did he say next?", [QUESTION], retriever=ingested.retriever, answerer=answerer)
+    answer = answer_conversation("What did he say next?", [QUESTION], pipeline=pipeline)
 
     assert answer.answerer == "llm"
     assert len(llm.requests) == 1

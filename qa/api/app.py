@@ -111,8 +111,8 @@ async def answer_in_thread(request: Request, parts: Components, question: str, h
                            options: Options) -> Answer:
     """Return the answer, computed in a worker thread: embedding and store calls block."""
     k = options.k or request.app.state.settings.top_k
-    return await run_in_threadpool(answer_conversation, question, list(history), retriever=parts.retriever,
-                                   answerer=parts.answerer, k=k, filters=options.retrieval_filters())
+    return await run_in_threadpool(answer_conversation, question, list(history), pipeline=parts.pipeline,
+                                   k=k, filters=options.retrieval_filters())
 
 
 def event_stream(events: list[str]) -> StreamingResponse:

@@ -45,7 +45,7 @@ def completion(answer: Answer, *, model: str, prompt: Sequence[str]) -> dict:
 def sources(answer: Answer) -> dict:
     """Return the extra fields an OpenAI response carries: the citations and the closest passages."""
     shape = answer.to_dict()
-    return {"citations": shape["citations"], "nearest": shape["nearest"]}
+    return {"citations": shape["citations"], "nearest": shape["nearest"], "short_answer": shape["short_answer"]}
 
 
 def completion_events(answer: Answer, *, model: str, prompt: Sequence[str], include_usage: bool = False) -> list[str]:

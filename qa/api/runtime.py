@@ -8,12 +8,11 @@ import threading
 from dataclasses import dataclass
 
 from qa import embedding
-from qa.answer import build_answerer
+from qa.answer import Pipeline, build_pipeline
 from qa.api.errors import one_line
 from qa.config import Settings
 from qa.errors import NotIngested, QAError, StoreUnavailable
-from qa.extractive import ExtractiveAnswerer
-from qa.generative import LLMAnswerer
+from qa.nlp import Language
 from qa.retrieve import Retriever, build_retriever
 from qa.store import Store, open_store
 
@@ -29,17 +28,23 @@ class Components:
     """The store and the answering pipeline over it."""
 
     store: Store
-    retriever: Retriever
-    answerer: ExtractiveAnswerer | LLMAnswerer
+    pipeline: Pipeline
+
+    @property
+    def retriever(self) -> Retriever:
+        """Return the pipeline's first stage."""
+        return self.pipeline.retriever
 
 
-def build_components(settings: Settings, *, store: Store | None = None, embedder=None) -> Components:
+def build_components(settings: Settings, *, store: Store | None = None, embedder=None,
+                     language: Language | None = None) -> Components:
     """Return the pipeline over the store the settings name, opening and loading what is not given."""
     store = open_store(settings) if store is None else store
     # looked up at call time, so tests can hand every app the session's one model
     embedder = embedding.build_embedder(settings) if embedder is None else embedder
+    language = Language(settings.nlp_model) if language is None else language
     retriever = build_retriever(settings, store=store, embedder=embedder)
-    return Components(store=store, retriever=retriever, answerer=build_answerer(settings, retriever=retriever))
+    return Components(store=store, pipeline=build_pipeline(settings, retriever=retriever, language=language))
 
 
 class Runtime:
@@ -68,7 +73,8 @@ class Runtime:
         current = self.components
         if current is None or not current.retriever.stale():
             return False
-        self.components = build_components(self.settings, store=current.store, embedder=current.retriever.embedder)
+        self.components = build_components(self.settings, store=current.store, embedder=current.retriever.embedder,
+                                           language=current.pipeline.language)
         log.info("store changed: %d chunks indexed", self.components.retriever.size)
         return True
 

@@ -7,22 +7,20 @@ from collections.abc import Callable
 
 import httpx
 
+from qa.answer import Pipeline
 from qa.chat import answer_conversation
 from qa.errors import RemoteError
 from qa.evaluation.runner import Asker, ParagraphText
-from qa.extractive import ExtractiveAnswerer
-from qa.generative import LLMAnswerer
 from qa.models import Article
-from qa.retrieve import Filters, Retriever
+from qa.retrieve import Filters
 from qa.store import Store
 
 
-def pipeline_asker(*, retriever: Retriever, answerer: ExtractiveAnswerer | LLMAnswerer, k: int) -> Asker:
+def pipeline_asker(*, pipeline: Pipeline, k: int) -> Asker:
     """Return an asker answering with the pipeline in this process."""
 
     def ask(question: str, history: list[str]) -> dict:
-        return answer_conversation(question, history, retriever=retriever, answerer=answerer, k=k,
-                                   filters=Filters()).to_dict()
+        return answer_conversation(question, history, pipeline=pipeline, k=k, filters=Filters()).to_dict()
 
     return ask
 

@@ -1,7 +1,7 @@
 """`qa eval ...`: run a question set, score other systems' answers, compare runs, validate the
 verifier against human labels, convert SQuAD. Thin: parse, call qa.evaluation, print.
 
-`ctx.obj` is the CLI's lazily-built App (settings, store, embedder, retriever, answerer)."""
+`ctx.obj` is the CLI's lazily-built App (settings, store, embedder, language, pipeline)."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def run(app, dataset: Path, out: Path, api: str, api_key: str, k: int | None, li
     else:
         from qa.evaluation.askers import pipeline_asker, store_paragraphs
 
-        ask = pipeline_asker(retriever=app.retriever, answerer=app.answerer, k=k)
+        ask = pipeline_asker(pipeline=app.pipeline, k=k)
         paragraph_text = store_paragraphs(app.store)
     try:
         with tqdm(total=len(questions), desc="eval", unit="question", file=sys.stderr, leave=False) as bar:
