@@ -6,11 +6,13 @@ short answer, cites every sentence, and refuses when the evidence does not cover
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from qa.compose import Composer, Paragraphs
 from qa.evidence import Evidence, SentenceScore
 from qa.models import Answer, Hit
+from qa.nlp import Parse
 from qa.question import Question
 from qa.shortanswer import pick_short_answer
 from qa.terms import terms
@@ -54,8 +56,10 @@ class ExtractiveAnswerer:
 
     name = "extractive"
 
-    def __init__(self, *, paragraphs: Paragraphs | None = None, min_confidence: float = 0.3) -> None:
+    def __init__(self, *, paragraphs: Paragraphs | None = None, parse: Callable[[str], Parse] | None = None,
+                 min_confidence: float = 0.3) -> None:
         self.paragraphs = paragraphs  # fetches the paragraphs a chosen sentence leans on, by address
+        self.parse = parse  # parses the chosen sentence for its short answer
         self.min_confidence = min_confidence
 
     def answer(self, question: Question, evidence: list[Evidence], *, steer: Steer | None = None) -> Answer:
@@ -129,7 +133,7 @@ class ExtractiveAnswerer:
         composer = Composer(evidence, paragraphs=self.paragraphs)
         for candidate in chosen:
             composer.add(question, evidence[candidate.index], candidate.sentence)
-        short = pick_short_answer(question, evidence[chosen[0].index], chosen[0].sentence, composer)
+        short = pick_short_answer(question, evidence[chosen[0].index], chosen[0].sentence, composer, parse=self.parse)
         return composer.answer(question, short_answer=short)
 
 

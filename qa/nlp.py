@@ -61,6 +61,7 @@ class Parse:
     tokens: tuple[Token, ...]
     sentences: tuple[tuple[int, int], ...]
     entities: tuple[Entity, ...]
+    chunks: tuple[tuple[int, int], ...] = ()  # base noun phrases, token ranges ("the French president")
 
     def sentence_spans(self) -> list[tuple[int, int]]:
         """Return the (start, end) character offsets of each sentence, whitespace trimmed."""
@@ -189,7 +190,8 @@ def _plain(doc) -> Parse:
     )
     sentences = tuple(_trimmed(tokens, s.start, s.end) for s in doc.sents)
     entities = tuple(Entity(e.text, e.label_, e.start_char, e.end_char, e.start, e.end) for e in doc.ents)
-    return Parse(doc.text, tokens, tuple(s for s in sentences if s[1] > s[0]), entities)
+    chunks = tuple((c.start, c.end) for c in doc.noun_chunks)
+    return Parse(doc.text, tokens, tuple(s for s in sentences if s[1] > s[0]), entities, chunks)
 
 
 def _trimmed(tokens: tuple[Token, ...], first: int, last: int) -> tuple[int, int]:

@@ -1,16 +1,21 @@
 """The short answer: the phrase of the chosen sentence that answers a who / when / where / how-many /
-which question ("Matthew Miller", "February 26", "approximately 20"), found among its entities by
-the labels the question asks for, never one the question itself names. Pure."""
+which / what question ("Matthew Miller", "February 26", "approximately 20"): the speaker of the
+statement a who-said question asks about; else, among its phrases of the kind the question asks
+for (any phrase when it names no kind), the one qa.spans scores best; never one the question
+itself names. Pure, given a parser for the chosen sentence."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Protocol
 
 from qa.evidence import Evidence, SentenceScore
 from qa.lexicon import roles
 from qa.models import Hit, Mention, ShortAnswer
+from qa.nlp import Parse, words_of
 from qa.question import Question
+from qa.spans import best_span
 from qa.structure import name_keys
 from qa.terms import STOPWORDS, stem, words
 
@@ -22,25 +27,53 @@ class Lookup(Protocol):
     def hit(self, address: str) -> Hit | None: ...
 
 
-def pick_short_answer(question: Question, item: Evidence, sentence: SentenceScore, lookup: Lookup) -> ShortAnswer | None:
-    """Return the short answer within the chosen sentence (or the speaker it quotes), or None when the
-    question asks for no name, date, place or amount, or the sentence holds none it does not name."""
+def pick_short_answer(question: Question, item: Evidence, sentence: SentenceScore, lookup: Lookup, *,
+                      parse: Callable[[str], Parse] | None = None) -> ShortAnswer | None:
+    """Return the short answer within the chosen sentence (or the speaker it quotes), or None for a
+    yes-no or why question, or when the sentence holds no phrase of the asked kind it does not name."""
     hit = item.hit
     statement = sentence.statement
     if question.asks_speaker and statement is not None and sentence.support:
         if not statement.name:  # "Western nations", "A senior US official": who said it, unnamed
             return _unnamed(hit, statement)
         return _speaker(hit, sentence, lookup)
-    if not question.labels:
+    if question.wh in ("yes-no", "why", "") or question.speaker and not question.labels:
         return None
     asked = set(words(question.text)) - STOPWORDS
     found = [m for m in sentence.notes.mentions if m.label in question.labels and not _named_by(m, asked)]
+    if parse is not None and (found or not question.labels):
+        phrase = _scored(question, hit, sentence, parse, asked)
+        if phrase is not None:
+            return phrase
+    if not question.labels:
+        return None
     if not found:
         return _referent(question, hit, sentence, lookup) if "PERSON" in question.labels else None
     best = min(found, key=lambda m: (_rank(question, m), _distance(hit.text, sentence, m, asked)))
     if question.shape >= 2:
         return _joined(hit, best, found)
     return _at(hit, best.start, best.end, best.label)
+
+
+def _scored(question: Question, hit: Hit, sentence: SentenceScore, parse: Callable[[str], Parse],
+            asked: set[str]) -> ShortAnswer | None:
+    """Return the sentence's phrase qa.spans scores best, of the kind asked for when one is."""
+    parsed = parse(hit.text[sentence.start:sentence.end])
+    stems = {stem(w) for w in asked}
+
+    def allowed(span) -> bool:
+        text = words_of(parsed, span.first, span.last)
+        fits = not question.labels or span.label in question.labels
+        return fits and not _named_by(Mention(text, span.label, 0, 0), asked)
+
+    span = best_span(question, parsed, 0, len(parsed.tokens), asked=stems, allowed=allowed)
+    if span is None:
+        return None
+    start = sentence.start + parsed.tokens[span.first].start
+    end = sentence.start + parsed.tokens[span.last - 1].end
+    shape = _joined(hit, Mention(hit.text[start:end], span.label, start, end), [
+        m for m in sentence.notes.mentions if m.label == span.label]) if question.shape >= 2 else None
+    return shape or _at(hit, start, end, span.label)
 
 
 def _named_by(mention: Mention, asked: set[str]) -> bool:

@@ -106,6 +106,7 @@ def test_chat_page_answers_follows_up_opens_citations_and_shows_refusals(browser
         expect(source).to_be_hidden()
 
         first = ask(page, FIRST)
+        expect(first.locator(".short-answer")).to_have_text("Matthew Miller")  # the answer leads
         expect(first).to_contain_text("Matthew Miller")
         marker = first.locator(".text").get_by_role("button", name="Source 1:")
         expect(marker).to_have_text("[1]")

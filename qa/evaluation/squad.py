@@ -83,3 +83,33 @@ def _answer_sentences(context: str, starts: list[int], answers: list[str]) -> li
                     found.append(sentence)
                 break
     return found
+
+
+def normalize_answer(text: str) -> str:
+    """Return SQuAD's official normalisation of an answer: lower case, punctuation and the articles
+    a / an / the removed, white space folded."""
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+
+
+def exact_match(prediction: str, golds: list[str]) -> float:
+    """Return 1 when the normalised prediction equals a normalised gold answer (SQuAD's EM)."""
+    return float(any(normalize_answer(prediction) == normalize_answer(g) for g in golds))
+
+
+def token_f1(prediction: str, golds: list[str]) -> float:
+    """Return the best token F1 of the prediction against the gold answers (SQuAD's F1)."""
+    predicted = normalize_answer(prediction).split()
+    best = 0.0
+    for gold in golds:
+        expected = normalize_answer(gold).split()
+        common = sum(min(predicted.count(w), expected.count(w)) for w in set(predicted))
+        if not predicted or not expected or not common:
+            continue
+        precision, recall = common / len(predicted), common / len(expected)
+        best = max(best, 2 * precision * recall / (precision + recall))
+    return best

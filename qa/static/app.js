@@ -197,9 +197,21 @@ function renderAnswer(turn, body, answer) {
     turn.querySelector(".who").textContent = "Not in the archive";
     body.setAttribute("data-answerable", "false");
   }
+  renderShortAnswer(body, answer);
   renderAnswerText(body, answer);
   renderSources(turn, answer);
   renderNearest(turn, answer);
+}
+
+// The phrase that answers a who / when / where / how-many question leads, above the cited sentences.
+function renderShortAnswer(body, answer) {
+  const short = answer.short_answer;
+  const previous = body.parentElement && body.parentElement.querySelector(".short-answer");
+  if (previous) previous.remove();
+  if (!short || answer.answerable === false) return;
+  const lead = element("p", "short-answer");
+  lead.append(element("strong", "", short.text));
+  body.before(lead);
 }
 
 async function submitQuestion(text) {
