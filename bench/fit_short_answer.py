@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import random
 import sys
 import time
@@ -32,11 +33,20 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "squad-dev-v1.1.json"
 EVAL_SEED, EVAL_SAMPLE = 0, 2000
 
 
-def examples(questions: list[dict], language: Language) -> list[dict]:
-    """Return, per question, its candidates' features and texts and the index of the best one."""
+def parsed(questions: list[dict], language: Language, cache: Path | None) -> tuple[dict, list]:
+    """Return the parses of the questions' paragraphs and of the questions, from `cache` when it holds them."""
+    if cache is not None and cache.is_file():
+        return pickle.loads(cache.read_bytes())
     contexts = sorted({q["context"] for q in questions})
-    parses = dict(zip(contexts, language.parse_many(contexts)))
-    frames = language.parse_many([q["question"] for q in questions])
+    result = dict(zip(contexts, language.parse_many(contexts))), language.parse_many([q["question"] for q in questions])
+    if cache is not None:
+        cache.write_bytes(pickle.dumps(result))
+    return result
+
+
+def examples(questions: list[dict], language: Language, cache: Path | None = None) -> list[dict]:
+    """Return, per question, its candidates' features and texts and the index of the best one."""
+    parses, frames = parsed(questions, language, cache)
     out = []
     for q, frame in zip(questions, frames):
         parse = parses[q["context"]]
@@ -96,6 +106,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--limit", type=int, default=6000, help="training questions at most")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "short_answer_fit.json")
+    parser.add_argument("--cache", type=Path, help="keep the parses here and reuse them")
     args = parser.parse_args()
 
     _, questions = load_squad(args.data)
@@ -103,7 +114,7 @@ def main() -> int:
     pool = [q for q in questions if q["id"] not in held_out]
     pool = random.Random(1).sample(pool, min(args.limit, len(pool)))
     started = time.perf_counter()
-    data = examples(pool, Language(get_settings().nlp_model))
+    data = examples(pool, Language(get_settings().nlp_model), args.cache)
     print(f"{len(data)} questions with candidates in {time.perf_counter() - started:.0f}s", file=sys.stderr)
     names = sorted(data[0]["features"][0])
     cut = int(0.8 * len(data))

@@ -108,8 +108,8 @@ class ExtractiveAnswerer:
         features = evidence_features(item, best)
         z = ANSWERABLE_WEIGHTS["bias"] + sum(ANSWERABLE_WEIGHTS[k] * v for k, v in features.items())
         confidence = 1.0 / (1.0 + math.exp(-z))
-        if question.typed and not best.type_match:
-            confidence *= TYPE_MISMATCH  # a name, date, place or count question whose evidence holds none
+        if question.strict and not best.type_match:
+            confidence *= TYPE_MISMATCH  # a name, date or count question whose evidence holds none
         if best.support and best.constraints >= 0.75:
             confidence = max(confidence, STATEMENT_CONFIDENCE * min(1.0, best.support))
         elif _asks_what_was_said(question) and best.speaker < 0.5:

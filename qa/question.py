@@ -18,6 +18,8 @@ PLACES = frozenset({"GPE", "LOC", "FAC"})
 AMOUNTS = frozenset({"CARDINAL", "QUANTITY", "MONEY", "PERCENT"})
 PRONOUNS = frozenset({"he", "she", "him", "her", "his", "they", "them", "their", "it", "its"})
 _AUX_OPENERS = frozenset({"be", "do", "have", "can", "could", "will", "would", "should", "may", "might", "must", "shall"})
+STRICT = frozenset({"who", "when", "how many", "how much", "how long", "how old"})
+STRICT_FOCUS = frozenset({"date", "day", "year", "month", "name"})
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
 
 
@@ -48,6 +50,12 @@ class Question:
     def typed(self) -> bool:
         """Return True when the answer must be a name, date, place or amount."""
         return bool(self.labels)
+
+    @property
+    def strict(self) -> bool:
+        """Return True when the question word itself demands the kind (who, when, how many, what
+        date), not only the noun it qualifies ("What law ...?", which a tagger may not recognise)."""
+        return self.wh in STRICT or self.focus in STRICT_FOCUS
 
 
 def read_question(parse: Parse) -> Question:

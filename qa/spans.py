@@ -61,7 +61,12 @@ def span_features(question: Question, parse: Parse, span: Span, asked: set[str])
     head = max(tokens, key=lambda t: t.head < span.first or t.head >= span.last)
     root = next((t.i for t in parse.tokens if t.head == t.i), 0)
     focus = stem(question.focus) if question.focus else ""
+    tree = _tree_distance(parse, head.i, shared)
+    governor = parse.tokens[head.head]
     out = {
+        "tree_distance": math.log1p(tree),
+        "governor_asked": float(governor.i != head.i and stem(governor.text.lower()) in asked),
+        "governor_verb": float(governor.pos in ("VERB", "AUX")),
         "overlap": sum(s in asked for s in stems) / max(1, len(stems)),
         "any_asked": float(any(s in asked for s in stems)),
         "distance": math.log1p(distance),
@@ -83,6 +88,27 @@ def span_features(question: Question, parse: Parse, span: Span, asked: set[str])
     out |= {f"wh={w}&entity": float(wh == w and bool(span.label)) for w in WH}
     out |= {f"wh={w}&number": float(wh == w and out["number"] > 0) for w in WH}
     return out
+
+
+def _tree_distance(parse: Parse, index: int, targets: list[int]) -> int:
+    """Return the fewest dependency arcs from token `index` to any of `targets` (30 when none)."""
+    if not targets:
+        return 30
+    up = {}
+    node, steps = index, 0
+    while node not in up:
+        up[node] = steps
+        node, steps = parse.tokens[node].head, steps + 1
+    best = 30
+    for target in targets:
+        node, steps = target, 0
+        seen = set()
+        while node not in up and node not in seen:
+            seen.add(node)
+            node, steps = parse.tokens[node].head, steps + 1
+        if node in up:
+            best = min(best, steps + up[node])
+    return best
 
 
 @lru_cache(maxsize=1)

@@ -29,6 +29,7 @@ def type_match(question: Question, notes: SentenceNotes, text: str) -> float:
             return float(bool(_CAUSES & set(words(text))))
         return 0.5
     asked = _question_words(question)
+    miss = 0.0 if question.strict else 0.5  # a kind only the question's noun hints at need not be tagged
     for mention in notes.mentions:
         if mention.label in question.labels and not _asked(mention.text, asked):
             return 1.0
@@ -37,7 +38,7 @@ def type_match(question: Question, notes: SentenceNotes, text: str) -> float:
             return 1.0
         if any(s.name and s.label in question.labels and not _asked(s.name, asked) for s in notes.statements):
             return 1.0
-    return 0.0
+    return miss
 
 
 def _asked(name: str, asked: set[str]) -> bool:
