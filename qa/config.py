@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".qa"), description="Embedded Chroma lives under this directory.")
     chroma_url: str = Field("", description="Chroma server URL; when set, used instead of data_dir.")
     collection: str = Field("news", description="Name prefix of the Chroma collections.")
+    store_timeout: float = Field(3.0, gt=0, description="Seconds a Chroma server may take to answer one call.")
     corpus_dir: Path = Field(Path("corpus"), description="Default path for `qa ingest`.")
     max_file_mb: float = Field(5.0, gt=0, description="Corpus files larger than this are skipped by ingest.")
 

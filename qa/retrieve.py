@@ -9,8 +9,6 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 import numpy as np
-from llama_index.core import VectorStoreIndex
-from llama_index.core.schema import QueryBundle
 from llama_index.core.vector_stores import FilterCondition, FilterOperator, MetadataFilter, MetadataFilters
 from llama_index.retrievers.bm25 import BM25Retriever
 
@@ -83,7 +81,6 @@ class Retriever:
         self.dense_weight = dense_weight
         self._articles: OrderedDict[str, Article] = OrderedDict()
         self._articles_lock = threading.Lock()  # the API retrieves in worker threads
-        self._index = VectorStoreIndex.from_vector_store(store.vector_store, embed_model=embedder)
         self.refresh()
 
     def refresh(self) -> None:
@@ -194,12 +191,9 @@ class Retriever:
         return sorted(hits, key=lambda h: -h.score)
 
     def _dense_scores(self, query: str, embedding: list[float], filters: Filters) -> dict[str, float | None]:
-        retriever = self._index.as_retriever(
-            similarity_top_k=min(self.candidates, self.size), filters=filters.metadata_filters()
-        )
-        results = retriever.retrieve(QueryBundle(query_str=query, embedding=embedding))
-        # Chroma reports exp(-cosine distance); convert back to a cosine similarity
-        return {r.node.node_id: 1.0 + float(np.log(max(r.score or 1e-9, 1e-9))) for r in results}
+        # through the store, so a Chroma failure is a StoreUnavailable like every other store call
+        return dict(self.store.query_dense(embedding, top_k=min(self.candidates, self.size),
+                                           filters=filters.metadata_filters()))
 
     def _bm25_scores(self, query: str, filters: Filters) -> np.ndarray:
         mask = np.array([filters.admits(m) for m in self._meta], dtype=float) if filters else None

@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from qa.api.completions import completion, completion_events
-from qa.api.errors import install_error_handlers
+from qa.api.errors import BodyLimit, install_error_handlers
 from qa.api.runtime import RETRY_SECONDS, Components, Runtime
 from qa.api.schemas import AskBody, ChatBody, CompletionBody, ErrorBody, Options
 from qa.api.streams import SSE_HEADERS, aiter_events, chat_events
@@ -61,10 +61,11 @@ def create_app(settings: Settings, *, components: Components | None = None) -> F
         runtime.stop()
 
     app = FastAPI(title="qa", summary="Answers from a news archive, citing article and paragraph.",
-                  lifespan=lifespan, max_body_size=MAX_BODY_BYTES)
+                  lifespan=lifespan)
     app.state.settings = settings
     app.state.runtime = runtime
-    install_error_handlers(app)
+    install_error_handlers(app, on_store_failure=runtime.health.failed)
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     if settings.cors_origins:
         origins = [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
@@ -101,6 +102,10 @@ async def ready(request: Request) -> Components:
     runtime: Runtime = request.app.state.runtime
     if runtime.components is None:
         raise HTTPException(503, runtime.reason, headers={"Retry-After": f"{RETRY_SECONDS:.0f}"})
+    if runtime.health.down:  # answer at once while the store is known to be down; the check sees it return
+        reason = await run_in_threadpool(runtime.health.check, runtime.components.store)
+        if reason:
+            raise HTTPException(503, reason, headers={"Retry-After": f"{RETRY_SECONDS:.0f}"})
     return runtime.components
 
 
@@ -136,12 +141,14 @@ async def healthz() -> dict:
 
 @health.get("/readyz", responses=errors(503))
 async def readyz(request: Request) -> JSONResponse:
-    """Readiness: 200 once the store is open and the model loaded, else 503 with the reason."""
+    """Readiness: 200 once the store is open and the model loaded and while the store answers its
+    heartbeat (asked at most once a second), else 503 with the reason."""
     runtime: Runtime = request.app.state.runtime
-    if runtime.components is None:
-        return JSONResponse({"detail": runtime.reason}, status_code=503,
-                            headers={"Retry-After": f"{RETRY_SECONDS:.0f}"})
-    return JSONResponse({"status": "ready", "chunks": runtime.components.retriever.size})
+    components = runtime.components
+    reason = runtime.reason if components is None else await run_in_threadpool(runtime.health.check, components.store)
+    if reason:
+        return JSONResponse({"detail": reason}, status_code=503, headers={"Retry-After": f"{RETRY_SECONDS:.0f}"})
+    return JSONResponse({"status": "ready", "chunks": components.retriever.size})
 
 
 # answers -----------------------------------------------------------------------------------------------
