@@ -14,6 +14,9 @@ from qa.retrieve import Filters, Retriever
 from qa.evidence import FRAMING
 from qa.terms import stem, terms
 
+# Earlier user turns replayed to resolve a follow-up: each costs a full retrieval, and a follow-up leans
+# on the last turn or two, so older turns are dropped by the API and the CLI before they get here.
+MAX_REPLAYED_TURNS = 5
 _PRONOUN = re.compile(r"\b(?:he|she|they|him|her|his|hers|their|them|it|its|this|that|these|those)\b", re.I)
 _NEXT = re.compile(r"\b(?:next|then|after that|afterwards|later|else|also|more)\b", re.I)
 _OPENER = re.compile(r"^\s*(?:and|but|so|what about|how about)\b", re.I)

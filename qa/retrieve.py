@@ -13,7 +13,7 @@ from llama_index.core.vector_stores import FilterCondition, FilterOperator, Meta
 from llama_index.retrievers.bm25 import BM25Retriever
 
 from qa.config import Settings
-from qa.errors import BadRequest, NotIngested
+from qa.errors import NotIngested, NothingMatches
 from qa.models import Article, Hit
 from qa.store import Store
 from qa.evidence import EvidenceScorer
@@ -113,9 +113,9 @@ class Retriever:
         self.evidence = EvidenceScorer(self.embedder, self.idf, stored=self.store.get_sentences)
 
     def _check_dates(self, since: str, until: str) -> None:
-        """Raise BadRequest when no stored article is dated within [since, until]."""
+        """Raise NothingMatches when no stored article is dated within [since, until]."""
         if since and until and since > until:
-            raise BadRequest(f"the date range is empty: {since} is after {until}")
+            raise NothingMatches(f"the date range is empty: {since} is after {until}")
         dated, undated = self._dated, self._undated
         if any((not since or d >= since) and (not until or d <= until) for d in dated):
             return
@@ -124,10 +124,10 @@ class Retriever:
         left_out = (f"; {undated} article{'s' if undated != 1 else ''} without a date "
                     f"{'are' if undated != 1 else 'is'} left out by a date filter") if undated else ""
         if not dated:
-            raise BadRequest(f"no article in the store has a date, so none is dated {span}")
+            raise NothingMatches(f"no article in the store has a date, so none is dated {span}")
         held = (f"its dated articles are all from {dated[0]}" if dated[0] == dated[-1]
                 else f"its dated articles run from {dated[0]} to {dated[-1]}")
-        raise BadRequest(f"no article in the store is dated {span}; {held}{left_out}")
+        raise NothingMatches(f"no article in the store is dated {span}; {held}{left_out}")
 
     def idf(self, term: str) -> float:
         """Return the BM25 inverse document frequency of a stemmed term (highest when unseen)."""
@@ -143,12 +143,12 @@ class Retriever:
         return len(self._ids)
 
     def resolve_filters(self, filters: Filters) -> Filters:
-        """Return `filters` with the outlet spelled as stored (case aside), or raise BadRequest for an
+        """Return `filters` with the outlet spelled as stored (case aside), or raise NothingMatches for an
         article id, outlet or date range the store holds nothing of: a typo must not read as "not in
         the corpus"."""
         for article_id in filters.articles:
             if article_id not in self._article_ids:
-                raise BadRequest(f"no article {article_id!r} in the store (see `qa status` or `qa show`)")
+                raise NothingMatches(f"no article {article_id!r} in the store (see `qa status` or `qa show`)")
         if filters.date_from or filters.date_to:
             self._check_dates(filters.date_from, filters.date_to)
         if not filters.outlet:
@@ -157,7 +157,7 @@ class Retriever:
         if not spelled:
             listed = (f"outlets in the store: {', '.join(self._outlets[:20])}" if self._outlets
                       else "no article in the store names its outlet")
-            raise BadRequest(f"no article from outlet {filters.outlet!r}; {listed}")
+            raise NothingMatches(f"no article from outlet {filters.outlet!r}; {listed}")
         return replace(filters, outlet=spelled[0])
 
     def retrieve_hits(self, query: str, *, k: int, filters: Filters = Filters()) -> list[Hit]:

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from qa.api.completions import completion, completion_events
 from qa.api.errors import BodyLimit, install_error_handlers
 from qa.api.runtime import RETRY_SECONDS, Components, Runtime
-from qa.api.schemas import AskBody, ChatBody, CompletionBody, ErrorBody, Options
+from qa.api.schemas import AskBody, ChatBody, CompletionBody, ErrorBody, Options, Text
 from qa.api.streams import SSE_HEADERS, aiter_events, chat_events
 from qa.chat import answer_conversation
 from qa.config import Settings, get_settings
@@ -33,6 +33,7 @@ MODEL_ID = "qa"
 ERRORS = {
     401: "Missing or wrong API key (when QA_API_KEY is set).",
     404: "No such article or paragraph.",
+    413: "The request body is larger than the limit.",
     422: "Invalid request.",
     502: "The LLM or embeddings endpoint failed.",
     503: "Not ready: the store is unreachable or empty, or the model is loading.",
@@ -42,6 +43,17 @@ ERRORS = {
 def errors(*codes: int) -> dict:
     """Return the OpenAPI `responses` of these error statuses, each a one-line {"detail"} body."""
     return {code: {"model": ErrorBody, "description": ERRORS[code]} for code in codes}
+
+
+def streamed(*events: str) -> dict:
+    """Return the OpenAPI 200 response of a route that answers JSON, or with "stream": true Server-Sent
+    Events of these names (an OpenAPI 3.1 `schema` of text/event-stream describes one event)."""
+    event = {"type": "object", "required": ["data"],
+             "properties": {"event": {"type": "string", "enum": list(events)}, "data": {"type": "string"},
+                            "id": {"type": "string"}, "retry": {"type": "integer"}}}
+    return {200: {"description": "The answer (JSON), or with \"stream\": true its Server-Sent Events.",
+                  "content": {"application/json": {"schema": {"type": "object"}},
+                              "text/event-stream": {"schema": event}}}}
 
 
 health = APIRouter(tags=["health"])
@@ -153,14 +165,14 @@ async def readyz(request: Request) -> JSONResponse:
 
 # answers -----------------------------------------------------------------------------------------------
 
-@v1.post("/ask", responses=errors(422, 502, 503))
+@v1.post("/ask", responses=errors(404, 413, 422, 502, 503))
 async def ask(request: Request, body: AskBody, parts: Ready) -> JSONResponse:
     """Answer one question; the body is what `qa ask --json` prints."""
     answer = await answer_in_thread(request, parts, body.question, [], body)
     return JSONResponse(answer.to_dict())
 
 
-@v1.post("/chat", response_model=None, responses=errors(422, 502, 503))
+@v1.post("/chat", response_model=None, responses=streamed("delta", "done") | errors(404, 413, 422, 502, 503))
 async def chat(request: Request, body: ChatBody, parts: Ready) -> JSONResponse | StreamingResponse:
     """Answer the last user message after the earlier ones; with "stream", as `delta` events then `done`."""
     question, history = body.conversation()
@@ -168,7 +180,7 @@ async def chat(request: Request, body: ChatBody, parts: Ready) -> JSONResponse |
     return event_stream(chat_events(answer)) if body.stream else JSONResponse(answer.to_dict())
 
 
-@v1.post("/chat/completions", response_model=None, responses=errors(422, 502, 503))
+@v1.post("/chat/completions", response_model=None, responses=streamed("message") | errors(404, 413, 422, 502, 503))
 async def chat_completions(request: Request, body: CompletionBody, parts: Ready) -> JSONResponse | StreamingResponse:
     """OpenAI-compatible chat completions; the citations ride along in a `citations` field."""
     question, history = body.conversation()
@@ -188,7 +200,15 @@ async def models() -> dict:
 
 # articles ------------------------------------------------------------------------------------------------
 
-@v1.get("/articles", responses=errors(503))
+# for clients (and fuzzers) that follow links: an id from the list opens that article and its paragraphs
+ARTICLE_LINKS = {200: {"description": "Every stored article.", "links": {
+    "GetArticle": {"operationId": "get_article", "parameters": {"article_id": "$response.body#/articles/0/id"}},
+    "GetParagraph": {"operationId": "get_paragraph",
+                     "parameters": {"article_id": "$response.body#/articles/0/id", "number": 1}},
+}}}
+
+
+@v1.get("/articles", responses=ARTICLE_LINKS | errors(503))
 async def list_articles(parts: Ready) -> dict:
     """Every stored article: id, title, outlet, date, url and paragraph count, by id."""
     rows = await run_in_threadpool(parts.store.list_articles)
@@ -197,8 +217,8 @@ async def list_articles(parts: Ready) -> dict:
                           "paragraphs": int(row.get("paragraphs", 0))} for row in rows]}
 
 
-@v1.get("/articles/{article_id}", responses=errors(404, 422, 503))
-async def get_article(article_id: str, parts: Ready) -> dict:
+@v1.get("/articles/{article_id}", operation_id="get_article", responses=errors(404, 422, 503))
+async def get_article(article_id: Text, parts: Ready) -> dict:
     """One article with its numbered paragraphs and the section each stands under."""
     article = await fetch_article(parts, article_id)
     paragraphs = [{"number": n, "text": article.paragraph(n), "section": article.section(n)}
@@ -207,8 +227,9 @@ async def get_article(article_id: str, parts: Ready) -> dict:
             "url": article.url, "paragraphs": paragraphs}
 
 
-@v1.get("/articles/{article_id}/paragraphs/{number}", responses=errors(404, 422, 503))
-async def get_paragraph(article_id: str, number: int, parts: Ready) -> dict:
+@v1.get("/articles/{article_id}/paragraphs/{number}", operation_id="get_paragraph",
+        responses=errors(404, 422, 503))
+async def get_paragraph(article_id: Text, number: int, parts: Ready) -> dict:
     """One numbered paragraph of an article."""
     article = await fetch_article(parts, article_id)
     if not 1 <= number <= len(article.paragraphs):

@@ -65,24 +65,41 @@ def validation_detail(exc: RequestValidationError) -> str:
     errors = exc.errors()
     if not errors:
         return "invalid request"
-    error = errors[0]
+    # of the errors a union gives (one per member), the member of the input's own type says why
+    error = next((e for e in errors if not e.get("type", "").endswith("_type")), errors[0])
     kind, loc, ctx = error.get("type", ""), tuple(error.get("loc", ())), error.get("ctx") or {}
     if kind == "json_invalid":
         at = f" at character {loc[-1]}" if len(loc) > 1 and isinstance(loc[-1], int) else ""
         return f"malformed JSON{at}: {ctx.get('error', error['msg'])}"
     if loc == ("body",):
         return NOT_AN_OBJECT
-    message = str(ctx["error"]) if kind == "value_error" and "error" in ctx else error["msg"]
     where = _location(loc)
+    if kind in ("union_tag_invalid", "union_tag_not_found"):  # a message's role picks its model
+        where = f"{where}.{ctx.get('discriminator', '').strip(chr(39))}"
+        tags = ctx.get("expected_tags", "").split(", ")
+        message = (f"Input should be {', '.join(tags[:-1])} or {tags[-1]}" if kind == "union_tag_invalid"
+                   else "Field required")
+    else:
+        message = str(ctx["error"]) if kind == "value_error" and "error" in ctx else error["msg"]
     return f"{where}: {message}" if where else message
 
 
+_MEMBER_TYPES = frozenset({"str", "int", "float", "bool", "list", "dict", "none"})
+_ROLES = frozenset({"user", "assistant", "system", "developer"})
+
+
 def _location(loc: tuple) -> str:
-    """Return ('body', 'messages', 1, 'role') as "messages[1].role"; path parameters keep their name."""
+    """Return ('body', 'messages', 1, 'role') as "messages[1].role"; path parameters keep their name;
+    the labels pydantic adds for a union's members and a message's role are left out."""
     parts = loc[1:] if loc and loc[0] in ("body", "path", "query", "header") else loc
     text = ""
+    previous: object = None
     for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        label = isinstance(part, str) and ("[" in part or part in _MEMBER_TYPES
+                                           or (part in _ROLES and isinstance(previous, int)))
+        previous = part
+        if not label:
+            text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
 
 
