@@ -31,9 +31,10 @@ class Turn:
 
 def build_answerer(settings: Settings, *, retriever: Retriever) -> ExtractiveAnswerer | LLMAnswerer:
     """Return the LLM answerer when QA_LLM_BASE_URL is set, else the extractive one."""
+    extractive = ExtractiveAnswerer(retriever.evidence, min_confidence=settings.min_confidence)
     if settings.llm_base_url:
-        return LLMAnswerer(settings)
-    return ExtractiveAnswerer(retriever.evidence, min_confidence=settings.min_confidence)
+        return LLMAnswerer(settings, fallback=extractive if settings.llm_fallback else None)
+    return extractive
 
 
 def check_question(question: str) -> str:

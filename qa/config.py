@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     llm_model: str = Field("", description="Model name sent to the LLM endpoint.")
     llm_api_key: str = Field("", description="API key for the LLM endpoint.")
     llm_timeout: float = Field(60.0, gt=0)
+    llm_fallback: bool = Field(False, description="When the LLM fails, answer extractively (flagged) instead of 502.")
     judge_base_url: str = Field("", description="Endpoint of the LLM judge of `qa eval --judge llm`; empty = QA_LLM_BASE_URL.")
     judge_model: str = Field("", description="Model of the LLM judge; empty = QA_LLM_MODEL.")
     judge_api_key: str = Field("", description="API key of the LLM judge's endpoint; empty = QA_LLM_API_KEY.")

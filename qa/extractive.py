@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 
+from qa.citations import defuse_markers
 from qa.evidence import EvidenceScorer, SentenceScore, matches
 from qa.models import Answer, Citation, Hit
 from qa.terms import STOPWORDS, terms
@@ -133,7 +134,7 @@ class ExtractiveAnswerer:
             return Answer(answer=REFUSAL, answerable=False, question=question, query=query, confidence=confidence)
         chosen = [best, *self._corroboration(best, candidates, hits)]
         citations = [_citation(i, hits[c.hit_index], c.sentence) for i, c in enumerate(chosen, start=1)]
-        text = " ".join(f"{_with_marker(c.quote, c.marker)}" for c in citations)
+        text = " ".join(_with_marker(defuse_markers(c.quote), c.marker) for c in citations)
         return Answer(answer=text, answerable=True, citations=citations, question=question, query=query,
                       confidence=confidence)
 

@@ -3,13 +3,16 @@ keeps only the citations that the cited passages support."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 
 from llama_index.core.llms import ChatMessage, MessageRole
 
-from qa.citations import SUPPORT_THRESHOLD, best_quote, parse_markers, support_score
+from qa.citations import SUPPORT_THRESHOLD, best_quote, defuse_markers, parse_markers, support_score
 from qa.config import Settings
+from qa.errors import LLMError
+from qa.extractive import ExtractiveAnswerer
 from qa.llm import answerer_model, read_template
 from qa.models import Answer, Citation, Flag, Hit
 
@@ -18,11 +21,16 @@ REFUSAL = "The corpus does not contain an answer to this question."
 NO_SUCH_PASSAGE = "no such passage"
 UNSUPPORTED = "passage does not support the sentence"
 UNCITED = "sentence cites no passage"  # Flag.marker is 0: there was no marker to drop
+FELL_BACK = "the LLM failed, so this is the extractive answer"  # Flag.marker is 0 too
 SYSTEM_TEMPLATE = "answer_system.txt"
 USER_TEMPLATE = "answer_user.txt"
-# layout of one numbered passage inside answer_user.txt's {passages}; the wording lives in the templates
-_PASSAGE = "[{number}] {title}, paragraph {paragraph}: {text}"
+# layout of one numbered passage inside answer_user.txt's {passages}; the wording lives in the templates.
+# Each passage is fenced, so the prompt tells the model where document text (never an instruction) is.
+_PASSAGE = "[{number}] {title}, paragraph {paragraph}\n<passage>\n{text}\n</passage>"
+_FENCE = re.compile(r"<(\s*/?\s*passage)", re.IGNORECASE)
 _FINAL_PUNCTUATION = re.compile(r"[.!?…]+$")
+
+log = logging.getLogger("qa.generative")
 
 
 class LLMAnswerer:
@@ -30,10 +38,11 @@ class LLMAnswerer:
 
     name = "llm"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, fallback: ExtractiveAnswerer | None = None) -> None:
         self._model = answerer_model(settings)
         self._system_template = read_template(settings.prompts_dir / SYSTEM_TEMPLATE)
         self._user_template = read_template(settings.prompts_dir / USER_TEMPLATE)
+        self._fallback = fallback  # an ExtractiveAnswerer (QA_LLM_FALLBACK), or None: the failure is a 502
 
     def answer(
         self, question: str, hits: list[Hit], *, history: Sequence[tuple[str, str]] = ()
@@ -48,7 +57,16 @@ class LLMAnswerer:
             system_template=self._system_template,
             user_template=self._user_template,
         )
-        return build_answer(question, hits, self._model.chat(messages))
+        try:
+            reply = self._model.chat(messages)
+        except LLMError as exc:
+            if self._fallback is None:
+                raise
+            log.warning("answering extractively: %s", exc)
+            answer = self._fallback.answer(question, hits)
+            answer.flags.append(Flag(sentence="", marker=0, reason=f"{FELL_BACK} ({exc})"))
+            return answer
+        return build_answer(question, hits, reply)
 
 
 def render_messages(
@@ -61,7 +79,7 @@ def render_messages(
 ) -> list[ChatMessage]:
     """Return the chat messages: system rules, earlier turns, then the numbered passages and question."""
     passages = "\n\n".join(
-        _PASSAGE.format(number=n, title=hit.title, paragraph=hit.paragraph, text=hit.text)
+        _PASSAGE.format(number=n, title=fenced(hit.title), paragraph=hit.paragraph, text=fenced(hit.text))
         for n, hit in enumerate(hits, start=1)
     )
     messages = [ChatMessage(role=MessageRole.SYSTEM, content=system_template)]
@@ -71,6 +89,12 @@ def render_messages(
     user = user_template.format(passages=passages, question=question)
     messages.append(ChatMessage(role=MessageRole.USER, content=user))
     return messages
+
+
+def fenced(text: str) -> str:
+    """Return document text as the prompt quotes it: its bracketed numbers defused, so they cannot pass
+    for passage numbers, and anything like the fence's own tags broken, so it cannot close the fence."""
+    return _FENCE.sub(lambda match: f"‹{match.group(1)}", defuse_markers(text))
 
 
 def build_answer(question: str, hits: list[Hit], reply: str) -> Answer:
