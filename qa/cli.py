@@ -204,7 +204,9 @@ def serve(app: App, host: str, port: int, workers: int) -> None:
     from uvicorn.config import LOGGING_CONFIG
 
     from qa.api import create_app
+    from qa.config import check_api_key
 
+    check_api_key(app.settings.api_key)  # before any worker starts: one red line, not a traceback per worker
     # uvicorn's handlers also print the app's own lines ("ready: N chunks indexed", "not ready: ...")
     loggers = {**LOGGING_CONFIG["loggers"], "qa": {"handlers": ["default"], "level": "INFO"}}
     log_config = {**LOGGING_CONFIG, "loggers": loggers}

@@ -10,6 +10,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from qa.errors import ConfigError
 
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
+MIN_KEY_CHARS = 16
+MIN_KEY_DISTINCT = 8  # "aaaaaaaaaaaaaaaa" and "abababababababab" are long, not random
+# what people type when a key is asked for; a key holding one (letters and digits only, any case) is refused
+PLACEHOLDER_WORDS = ("changeme", "password", "passwd", "secret", "xxx", "placeholder", "example", "yourkey",
+                     "yourapikey", "apikey", "default", "123456", "qwerty", "letmein")
+KEY_HINT = "use a random key of 16+ characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 class Settings(BaseSettings):
@@ -91,3 +97,17 @@ def get_settings(**overrides: object) -> Settings:
             field = ".".join(str(p) for p in first["loc"])
             raise ConfigError(f"QA_{field.upper()}: {first['msg']}") from None
         raise ConfigError(str(exc)) from None
+
+
+def check_api_key(key: str) -> None:
+    """Return when QA_API_KEY is unset or looks random; raise ConfigError naming what is wrong with it."""
+    if not key:
+        return
+    letters = "".join(ch for ch in key.lower() if ch.isalnum())
+    word = next((w for w in PLACEHOLDER_WORDS if w in letters), None)
+    if len(key) < MIN_KEY_CHARS:
+        raise ConfigError(f"QA_API_KEY is {len(key)} characters long, shorter than {MIN_KEY_CHARS}; {KEY_HINT}")
+    if word:
+        raise ConfigError(f"QA_API_KEY holds the placeholder {word!r}; {KEY_HINT}")
+    if len(set(key)) < MIN_KEY_DISTINCT:
+        raise ConfigError(f"QA_API_KEY has only {len(set(key))} distinct characters; {KEY_HINT}")

@@ -34,7 +34,7 @@ ANGRY = "us-angry-with-macron"
 ANSWER_KEYS = ["answer", "answerable", "citations", "question", "query", "answerer", "confidence", "flags", "retrieved",
                "nearest"]
 CITATION_KEYS = ["marker", "article_id", "title", "paragraph", "text", "quote", "start", "end"]
-KEY = "s3cret-key"
+KEY = "k3y-for-api-tests-8c41f2"
 READY_TIMEOUT = 60.0
 
 

@@ -25,7 +25,7 @@ from conftest import Ingested, free_port, stop_process
 QUESTION = "Who is the State Department spokesman who responded to Bloomberg's report?"
 FOLLOW_UP = "What did he say next?"
 TROOPS = "macron-troops-remark-irks-us"
-KEY = "server-test-key"
+KEY = "server-key-for-tests-71d9"
 START_TIMEOUT = 180.0  # the process imports the stack and loads the model itself
 READY_IN_A_ROW = 20  # with two workers, a still-loading one is missed by chance 2**-20 of the time
 

@@ -18,11 +18,12 @@ from starlette.concurrency import run_in_threadpool
 
 from qa.api.completions import completion, completion_events
 from qa.api.errors import BodyLimit, install_error_handlers
+from qa.api.headers import SecurityHeaders
 from qa.api.runtime import RETRY_SECONDS, Components, Runtime
 from qa.api.schemas import AskBody, ChatBody, CompletionBody, ErrorBody, Options, Text
 from qa.api.streams import SSE_HEADERS, aiter_events, chat_events
 from qa.chat import answer_conversation
-from qa.config import Settings, get_settings
+from qa.config import Settings, check_api_key, get_settings
 from qa.errors import ArticleNotFound
 from qa.models import Answer, Article
 
@@ -63,7 +64,9 @@ _bearer = HTTPBearer(auto_error=False, description="Required when QA_API_KEY is 
 
 
 def create_app(settings: Settings, *, components: Components | None = None) -> FastAPI:
-    """Return the app; without `components` it builds them in a background thread at start-up."""
+    """Return the app; without `components` it builds them in a background thread at start-up. Raise
+    ConfigError for an API key that looks like a placeholder."""
+    check_api_key(settings.api_key)
     runtime = Runtime(settings, components)
 
     @asynccontextmanager
@@ -78,6 +81,7 @@ def create_app(settings: Settings, *, components: Components | None = None) -> F
     app.state.runtime = runtime
     install_error_handlers(app, on_store_failure=runtime.health.failed)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    app.add_middleware(SecurityHeaders)  # added last, so it wraps the others: even a 413 carries the headers
     if settings.cors_origins:
         origins = [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
