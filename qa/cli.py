@@ -47,11 +47,13 @@ class App:
         return build_answerer(self.settings, retriever=self.retriever)
 
     def ask(self, question: str, *, history: list[str] = (), k: int | None = None, filters=None):
-        """Return the answer to a question after the earlier questions in `history`."""
-        from qa.chat import answer_conversation
+        """Return the answer to a question after the earlier questions in `history` (the last
+        MAX_REPLAYED_TURNS of them, as the API replays)."""
+        from qa.chat import MAX_REPLAYED_TURNS, answer_conversation
         from qa.retrieve import Filters
 
-        return answer_conversation(question, list(history), retriever=self.retriever, answerer=self.answerer,
+        replayed = list(history)[-MAX_REPLAYED_TURNS:] if MAX_REPLAYED_TURNS else []
+        return answer_conversation(question, replayed, retriever=self.retriever, answerer=self.answerer,
                                    k=k or self.settings.top_k, filters=filters or Filters())
 
 
