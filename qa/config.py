@@ -66,6 +66,7 @@ class Settings(BaseSettings):
 
     api_key: str = Field("", description="When set, every /v1 route needs `Authorization: Bearer <key>`.")
     cors_origins: str = Field("", description="Comma-separated origins allowed by CORS; empty = CORS off.")
+    rate_limit: int = Field(0, ge=0, description="Without an API key, /v1 requests a minute per client address; 0 = none.")
 
     @property
     def max_file_bytes(self) -> int:

@@ -500,8 +500,8 @@ def test_the_openapi_document_gives_every_error_its_one_line_body(client: TestCl
     ask = spec["paths"]["/v1/ask"]["post"]
     paragraph = spec["paths"]["/v1/articles/{article_id}/paragraphs/{number}"]["get"]
 
-    assert sorted(ask["responses"]) == ["200", "401", "404", "413", "422", "502", "503"]
-    assert sorted(paragraph["responses"]) == ["200", "401", "404", "422", "503"]
+    assert sorted(ask["responses"]) == ["200", "401", "404", "413", "422", "429", "502", "503"]
+    assert sorted(paragraph["responses"]) == ["200", "401", "404", "422", "429", "503"]
     assert {r["content"]["application/json"]["schema"]["$ref"] for r in [
         ask["responses"]["422"], paragraph["responses"]["404"]]} == {"#/components/schemas/ErrorBody"}
     assert "HTTPValidationError" not in spec["components"]["schemas"]

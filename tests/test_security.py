@@ -149,3 +149,37 @@ def test_a_path_spelled_another_way_serves_no_article_without_the_key(keyed: Tes
 def test_the_right_key_is_let_through_whatever_the_schemes_case_or_the_spaces_around_it(keyed: TestClient,
                                                                                         header: str) -> None:
     assert keyed.get("/v1/articles", headers={"Authorization": header}).status_code == 200
+
+
+# rate limit --------------------------------------------------------------------------------------------
+
+def test_without_a_key_a_client_over_its_rate_limit_gets_429_with_when_to_retry(ingested: Ingested) -> None:
+    client = client_of(ingested, rate_limit=3)
+
+    statuses = [client.get("/v1/articles").status_code for _ in range(3)]
+    refused = client.get("/v1/articles")
+
+    assert statuses == [200, 200, 200]
+    assert refused.status_code == 429
+    assert refused.json() == {"detail": "too many requests from testclient: at most 3 a minute; try again in 20s"}
+    assert refused.headers["retry-after"] == "20"
+    assert client.get("/healthz").status_code == 200  # health and the page are not limited
+    assert client.get("/").status_code == 200
+
+
+def test_with_a_key_the_rate_limit_does_not_apply(ingested: Ingested) -> None:
+    client = client_of(ingested, rate_limit=1, api_key=KEY)
+    headers = {"Authorization": f"Bearer {KEY}"}
+
+    assert [client.get("/v1/articles", headers=headers).status_code for _ in range(3)] == [200, 200, 200]
+
+
+def test_a_bucket_refills_at_the_limit_a_minute_and_each_client_has_its_own() -> None:
+    from qa.api.limits import Buckets
+
+    buckets = Buckets(60)  # one a second
+    assert [buckets.take("a", now=0.0) for _ in range(60)] == [0.0] * 60
+    assert buckets.take("a", now=0.0) == pytest.approx(1.0)
+    assert buckets.take("b", now=0.0) == 0.0
+    assert buckets.take("a", now=1.5) == 0.0
+    assert buckets.take("a", now=1.5) == pytest.approx(0.5)

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from qa.api.completions import completion, completion_events
 from qa.api.errors import BodyLimit, install_error_handlers
 from qa.api.headers import SecurityHeaders
+from qa.api.limits import RateLimit
 from qa.api.runtime import RETRY_SECONDS, Components, Runtime
 from qa.api.schemas import AskBody, ChatBody, CompletionBody, ErrorBody, Options, Text
 from qa.api.streams import SSE_HEADERS, aiter_events, chat_events
@@ -35,6 +36,7 @@ ERRORS = {
     401: "Missing or wrong API key (when QA_API_KEY is set).",
     404: "No such article or paragraph.",
     413: "The request body is larger than the limit.",
+    429: "Too many requests from this address (QA_RATE_LIMIT, without QA_API_KEY).",
     422: "Invalid request.",
     502: "The LLM or embeddings endpoint failed.",
     503: "Not ready: the store is unreachable or empty, or the model is loading.",
@@ -59,7 +61,7 @@ def streamed(*events: str) -> dict:
 
 health = APIRouter(tags=["health"])
 page = APIRouter(include_in_schema=False)
-v1 = APIRouter(prefix="/v1", tags=["v1"], responses=errors(401))
+v1 = APIRouter(prefix="/v1", tags=["v1"], responses=errors(401, 429))
 _bearer = HTTPBearer(auto_error=False, description="Required when QA_API_KEY is set.")
 
 
@@ -81,6 +83,8 @@ def create_app(settings: Settings, *, components: Components | None = None) -> F
     app.state.runtime = runtime
     install_error_handlers(app, on_store_failure=runtime.health.failed)
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    if settings.rate_limit and not settings.api_key:  # with a key, whoever holds it is trusted
+        app.add_middleware(RateLimit, limit=settings.rate_limit)
     app.add_middleware(SecurityHeaders)  # added last, so it wraps the others: even a 413 carries the headers
     if settings.cors_origins:
         origins = [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]
