@@ -107,6 +107,7 @@ def measure(args: argparse.Namespace, workdir: Path) -> dict:
 
 
 def print_table(figures: dict) -> None:
+    """Print the mean CPU of each way of answering the long conversation, and the largest body's."""
     mean = figures["mean_cpu_s"]
     print(f"\n/v1/chat with {figures['messages']} distinct user messages ({figures['body_bytes']:,} bytes), "
           "CPU seconds per request (mean):")
@@ -120,6 +121,7 @@ def print_table(figures: dict) -> None:
 
 
 def main() -> int:
+    """Run the benchmark; return the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)

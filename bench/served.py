@@ -98,9 +98,7 @@ def tree_cpu_seconds(pid: int) -> float | None:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        children = set()
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            children.update(int(c) for c in (task / "children").read_text().split())
+        children = _children(pid)
     except (OSError, ValueError, IndexError):
         return None
     return total + sum(tree_cpu_seconds(c) or 0.0 for c in children)
@@ -111,9 +109,12 @@ def tree_rss_mb(pid: int) -> float | None:
     try:
         status = Path(f"/proc/{pid}/status").read_text()
         own = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")) / 1024
-        children = set()
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            children.update(int(c) for c in (task / "children").read_text().split())
+        children = _children(pid)
     except (OSError, ValueError, StopIteration):
         return None
     return own + sum(tree_rss_mb(c) or 0.0 for c in children)
+
+
+def _children(pid: int) -> set[int]:
+    """Return the pids of a process's children, from every one of its threads."""
+    return {int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()}

@@ -72,6 +72,10 @@ class MemoizedEmbedder:
             self._vectors.update(zip(missing, self.model.get_text_embedding_batch(missing, **kwargs)))
         return [self._vectors[t] for t in texts]
 
+    def known(self) -> dict[str, list[float]]:
+        """Return every text embedded so far with its vector, as plain floats."""
+        return {text: [float(x) for x in vector] for text, vector in self._vectors.items()}
+
 
 @pytest.fixture(scope="session")
 def memo_embedder(embedder) -> MemoizedEmbedder:

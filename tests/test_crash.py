@@ -38,25 +38,6 @@ EXTRA = {  # small articles beside the seed corpus: each is written in its own r
 }
 
 
-class RecordingEmbedder:
-    """The session's memoized model, remembering every text it embedded and the vector it gave."""
-
-    def __init__(self, inner: MemoizedEmbedder) -> None:
-        self.inner = inner
-        self.vectors: dict[str, list[float]] = {}
-
-    @property
-    def window(self) -> int:
-        """Return the model's input window."""
-        return self.inner.window
-
-    def get_text_embedding_batch(self, texts: list[str], **kwargs) -> list[list[float]]:
-        """Return the model's vectors, remembering them."""
-        vectors = self.inner.get_text_embedding_batch(texts, **kwargs)
-        self.vectors.update(zip(texts, ([float(x) for x in v] for v in vectors)))
-        return vectors
-
-
 def dump(settings: Settings) -> dict:
     """Return every record of the store's three collections: {collection: {id: (document, metadata, embedding)}}."""
     chroma = ChromaSettings(anonymized_telemetry=False)
@@ -102,11 +83,14 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, seed_corpus: Path) -> Path:
 def reference(tmp_path_factory: pytest.TempPathFactory, corpus: Path, memo_embedder: MemoizedEmbedder):
     """Return a clean ingest's dump of the corpus, and the file of the vectors it used."""
     settings = get_settings(data_dir=tmp_path_factory.mktemp("reference") / "data", collection="news")
-    recording = RecordingEmbedder(memo_embedder)
-    ingest_corpus(corpus, store=open_store(settings), embedder=recording)
-    vectors = tmp_path_factory.mktemp("vectors") / "vectors.json"
-    vectors.write_text(json.dumps({"window": recording.window, "vectors": recording.vectors}), encoding="utf-8")
-    return dump(settings), vectors
+    ingest_corpus(corpus, store=open_store(settings), embedder=memo_embedder)
+    return dump(settings), write_vectors(tmp_path_factory.mktemp("vectors") / "vectors.json", memo_embedder)
+
+
+def write_vectors(path: Path, memo: MemoizedEmbedder) -> Path:
+    """Return `path` after writing the model's window and every vector it gave so far, for the children."""
+    path.write_text(json.dumps({"window": memo.window, "vectors": memo.known()}), encoding="utf-8")
+    return path
 
 
 def kill_points(total_calls: int) -> list[tuple[int, str]]:
@@ -142,18 +126,14 @@ def test_ingest_killed_at_a_dozen_points_reruns_to_an_identical_store(tmp_path: 
 @pytest.mark.slow
 def test_ingests_at_once_into_one_server_end_consistent(tmp_path: Path, corpus: Path, chroma_server: str,
                                                         reference, memo_embedder: MemoizedEmbedder) -> None:
-    expected, vectors = reference
+    expected, _ = reference
     harbour = tmp_path / "harbour"
     harbour.mkdir()
     (harbour / "harbour-record.txt").write_text(HARBOUR, encoding="utf-8")
-    recording = RecordingEmbedder(memo_embedder)
     both = get_settings(chroma_url=chroma_server, collection=unique_collection(), data_dir=tmp_path / "both")
-    ingest_corpus(corpus, store=open_store(both), embedder=recording)
-    ingest_corpus(harbour, store=open_store(both), embedder=recording)
-    everything = json.loads(vectors.read_text(encoding="utf-8"))
-    everything["vectors"].update(recording.vectors)
-    all_vectors = tmp_path / "all-vectors.json"
-    all_vectors.write_text(json.dumps(everything), encoding="utf-8")
+    ingest_corpus(corpus, store=open_store(both), embedder=memo_embedder)
+    ingest_corpus(harbour, store=open_store(both), embedder=memo_embedder)
+    all_vectors = write_vectors(tmp_path / "all-vectors.json", memo_embedder)
 
     settings = get_settings(chroma_url=chroma_server, collection=unique_collection(), data_dir=tmp_path / "data")
     with ThreadPoolExecutor(max_workers=3) as pool:
