@@ -110,13 +110,16 @@ def test_ingest_killed_at_a_dozen_points_reruns_to_an_identical_store(tmp_path: 
     points = kill_points(total)
     assert len(points) >= 10
 
+    stores = {point: get_settings(data_dir=tmp_path / f"{point[1]}-{point[0]}" / "data", collection="news")
+              for point in points}
+    with ThreadPoolExecutor(max_workers=2) as pool:  # each child has its own store: two at a time, one a core
+        killed = dict(zip(points, pool.map(lambda point: run_child(stores[point], corpus, vectors, "--kill-at",
+                                                                   str(point[0]), "--when", point[1]), points)))
+    assert {point: run.returncode for point, run in killed.items()} == {point: -signal.SIGKILL for point in points}
     outcomes = []
-    for call, when in points:
-        settings = get_settings(data_dir=tmp_path / f"{when}-{call}" / "data", collection="news")
-        killed = run_child(settings, corpus, vectors, "--kill-at", str(call), "--when", when)
-        assert killed.returncode == -signal.SIGKILL, (call, when, killed.stderr[-2000:])
+    for point, settings in stores.items():
         ingest_corpus(corpus, store=open_store(settings), embedder=memo_embedder)  # the run after the crash
-        outcomes.append(((call, when), dump(settings) == expected))
+        outcomes.append((point, dump(settings) == expected))
 
     print(f"\nkill -9 during ingest: {len(points)} points over {total} store calls, "
           f"{sum(not same for _, same in outcomes)} re-runs differ from a clean ingest")
