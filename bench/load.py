@@ -3,7 +3,7 @@
 Concurrent clients send the seed set's stand-alone answerable questions to POST /v1/ask; the
 in-process answer time is measured in the same run.
 
-    python bench/load.py [--clients 1,4,16] [--seconds 30] [--warmup 3] [--rounds 3] [--client http1|httpx]
+    python bench/load.py [--clients 1,4,16,32] [--seconds 30] [--warmup 3] [--rounds 3] [--client http1|httpx]
                          [--workers N]
                          [--corpus corpus] [--dataset eval/datasets/seed.jsonl] [--out bench/results/load.json]
 
@@ -21,7 +21,8 @@ measured window. An error is an exception or a status other than 200; errors are
 is a 200 whose answer text or first citation differs from the in-process answer to the same
 question. The round trip without answering (sequential GET /healthz, same client) shows how much of
 the ratio is HTTP and client. Server and client CPU are in cores (CPU seconds per wall second; the
-server's includes its child processes, the client's is this whole process). The default client is a
+server's includes its child processes, the client's is this whole process); the server's resident
+memory (with its children) is taken when each level's measured window starts and ends. The default client is a
 minimal HTTP/1.1 one (bench/http1.py), so the client library's own CPU is not counted as the
 service's; --client httpx measures through httpx instead.
 
@@ -48,12 +49,12 @@ import numpy as np
 from http1 import CLIENTS, Connection, HTTPError
 from served import Server
 
-from qa.answer import build_answerer
+from qa.answer import build_pipeline
 from qa.chat import answer_conversation
 from qa.config import Settings, get_settings
-from qa.corpus import load_corpus
 from qa.embedding import build_embedder
-from qa.ingest import ingest_articles
+from qa.ingest import ingest_corpus
+from qa.nlp import Language
 from qa.retrieve import Filters, build_retriever
 from qa.store import open_store
 
@@ -75,6 +76,7 @@ class Level:
     window: float = 0.0
     server_cpu: float | None = None
     client_cpu: float = 0.0
+    rss_mb: tuple[float | None, float | None] = (None, None)  # server memory before and after the level
 
     def note(self, text: str) -> None:
         if len(self.samples) < 5:
@@ -87,6 +89,7 @@ class Level:
                 "throughput_rps": n / self.window if self.window else 0.0,
                 **percentiles(self.latencies), "errors": self.errors, "mismatches": self.mismatches,
                 "server_cpu_cores": self.server_cpu, "client_cpu_cores": self.client_cpu,
+                "server_rss_mb_before": self.rss_mb[0], "server_rss_mb_after": self.rss_mb[1],
                 "samples": self.samples}
 
 
@@ -118,15 +121,15 @@ class InProcess:
         self.settings = settings
         embedder = build_embedder(settings)
         store = open_store(settings)
-        articles, _ = load_corpus(corpus)
-        ingest_articles(articles, store=store, embedder=embedder)
-        self.retriever = build_retriever(settings, store=store, embedder=embedder)
-        self.answerer = build_answerer(settings, retriever=self.retriever)
+        language = Language(settings.nlp_model)
+        ingest_corpus(corpus, store=store, embedder=embedder, language=language)
+        self.pipeline = build_pipeline(settings, retriever=build_retriever(settings, store=store, embedder=embedder),
+                                       language=language)
 
     def answer(self, question: str) -> dict:
         """Return the answer as `qa ask --json` prints it."""
-        return answer_conversation(question, [], retriever=self.retriever, answerer=self.answerer,
-                                   k=self.settings.top_k, filters=Filters()).to_dict()
+        return answer_conversation(question, [], pipeline=self.pipeline, k=self.settings.top_k,
+                                   filters=Filters()).to_dict()
 
     def time_rounds(self, questions: list[str], rounds: int) -> list[float]:
         """Return the seconds each answer took over `rounds` passes through the questions."""
@@ -218,8 +221,9 @@ async def run_level(url: str, clients: int, *, questions: list[str], reference: 
                             reference=reference, window=window, budget=budget) for i, s in enumerate(sessions)]
         load = asyncio.ensure_future(asyncio.gather(*tasks))
         await asyncio.sleep(max(0.0, window[0] - time.perf_counter()))
-        cpu_server, cpu_client = server.cpu_seconds(), time.process_time()
+        cpu_server, cpu_client, rss_before = server.cpu_seconds(), time.process_time(), server.rss_mb()
         await load
+        level.rss_mb = (rss_before, server.rss_mb())
         finished = time.perf_counter()
         level.window = finished - window[0]
         level.client_cpu = (time.process_time() - cpu_client) / level.window
@@ -233,7 +237,7 @@ async def run_level(url: str, clients: int, *, questions: list[str], reference: 
 
 def print_table(inprocess: dict, levels: list[dict], ratios: dict) -> None:
     head = (f"{'clients':>7} {'requests':>8} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} "
-            f"{'errors':>6} {'mismatch':>8} {'srv cpu':>7} {'cli cpu':>7}")
+            f"{'errors':>6} {'mismatch':>8} {'srv cpu':>7} {'cli cpu':>7} {'srv MB':>13}")
     print(f"\nin-process answer_conversation: {inprocess['answers']} answers, p50 {inprocess['p50_ms']:.1f} ms, "
           f"p95 {inprocess['p95_ms']:.1f} ms (before load p50 {inprocess['before']['p50_ms']:.1f}, "
           f"after {inprocess['after']['p50_ms']:.1f})\n")
@@ -243,7 +247,7 @@ def print_table(inprocess: dict, levels: list[dict], ratios: dict) -> None:
         cpu = f"{r['server_cpu_cores']:.2f}" if r["server_cpu_cores"] is not None else "-"
         print(f"{r['clients']:>7} {r['requests']:>8} {r['throughput_rps']:>7.1f} {fmt(r['p50_ms'])} "
               f"{fmt(r['p95_ms'])} {fmt(r['p99_ms'])} {r['errors']:>6} {r['mismatches']:>8} "
-              f"{cpu:>7} {r['client_cpu_cores']:>7.2f}")
+              f"{cpu:>7} {r['client_cpu_cores']:>7.2f} {memory(r):>13}")
     for r in levels:
         for sample in r["samples"]:
             print(f"  [{r['clients']} clients] {sample}")
@@ -252,6 +256,12 @@ def print_table(inprocess: dict, levels: list[dict], ratios: dict) -> None:
         verdict = "n/a" if entry["value"] is None else ("met" if entry["met"] else "NOT met")
         value = "-" if entry["value"] is None else f"{entry['value']:.2f}"
         print(f"  {entry['label']:<52} {value:>6}   goal {entry['goal']}   {verdict}")
+
+
+def memory(level: dict) -> str:
+    """Return the server's memory before and after a level, as "664->735"."""
+    before, after = level["server_rss_mb_before"], level["server_rss_mb_after"]
+    return f"{before:.0f}->{after:.0f}" if before is not None and after is not None else "-"
 
 
 def fmt(ms: float | None) -> str:
@@ -277,7 +287,7 @@ def ratio_figures(inprocess: dict, levels: list[dict]) -> dict:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", default="1,4,16", help="comma-separated concurrency levels")
+    parser.add_argument("--clients", default="1,4,16,32", help="comma-separated concurrency levels")
     parser.add_argument("--seconds", type=float, default=30.0, help="measured seconds per level")
     parser.add_argument("--warmup", type=float, default=3.0, help="uncounted seconds before each level")
     parser.add_argument("--rounds", type=int, default=3, help="in-process passes over the questions, before and after")

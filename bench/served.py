@@ -73,6 +73,10 @@ class Server:
         """Return the CPU seconds used so far by the server and its children (None off Linux)."""
         return tree_cpu_seconds(self.process.pid) if self.process else None
 
+    def rss_mb(self) -> float | None:
+        """Return the resident memory of the server and its children in MB (None off Linux)."""
+        return tree_rss_mb(self.process.pid) if self.process else None
+
     def log_tail(self, lines: int = 30) -> str:
         text = self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
@@ -94,9 +98,23 @@ def tree_cpu_seconds(pid: int) -> float | None:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        children = set()
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            children.update(int(c) for c in (task / "children").read_text().split())
+        children = _children(pid)
     except (OSError, ValueError, IndexError):
         return None
     return total + sum(tree_cpu_seconds(c) or 0.0 for c in children)
+
+
+def tree_rss_mb(pid: int) -> float | None:
+    """Return the resident memory (VmRSS) of a process and its descendants in MB, from /proc."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        own = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")) / 1024
+        children = _children(pid)
+    except (OSError, ValueError, StopIteration):
+        return None
+    return own + sum(tree_rss_mb(c) or 0.0 for c in children)
+
+
+def _children(pid: int) -> set[int]:
+    """Return the pids of a process's children, from every one of its threads."""
+    return {int(c) for task in Path(f"/proc/{pid}/task").iterdir() for c in (task / "children").read_text().split()}

@@ -4,20 +4,23 @@ qa.generative when an LLM endpoint is configured). Follow-ups are resolved by qa
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from qa.config import Settings
-from qa.errors import BadRequest
+from qa.errors import BadRequest, LLMError
 from qa.evidence import EvidenceScorer
 from qa.extractive import ExtractiveAnswerer, Steer
-from qa.generative import LLMAnswerer
-from qa.models import Answer, Passage
+from qa.generative import FELL_BACK, LLMAnswerer
+from qa.models import Answer, Flag, Passage
 from qa.nlp import Language
 from qa.question import Question, read_question
 from qa.retrieve import Filters, Retriever
 
 MAX_QUESTION_CHARS = 4000
+
+log = logging.getLogger("qa.answer")
 
 
 @dataclass
@@ -40,6 +43,7 @@ class Pipeline:
     evidence: EvidenceScorer
     answerer: ExtractiveAnswerer | LLMAnswerer
     replayer: ExtractiveAnswerer  # answers earlier turns of a conversation (deterministic, no LLM)
+    fallback: bool = False  # QA_LLM_FALLBACK: answer extractively, flagged, when the LLM fails
 
 
 def build_pipeline(settings: Settings, *, retriever: Retriever, language: Language) -> Pipeline:
@@ -51,7 +55,7 @@ def build_pipeline(settings: Settings, *, retriever: Retriever, language: Langua
                                     min_confidence=settings.min_confidence)
     answerer = LLMAnswerer(settings) if settings.llm_base_url else extractive
     return Pipeline(language=language, retriever=retriever, evidence=evidence, answerer=answerer,
-                    replayer=extractive)
+                    replayer=extractive, fallback=settings.llm_fallback)
 
 
 def check_question(question: str) -> str:
@@ -90,7 +94,14 @@ def answer_question(question: str, *, pipeline: Pipeline, k: int = 5, filters: F
     if scoring != query:
         ranked = pipeline.evidence.score(asked, scoring, [e.hit for e in ranked])
     if isinstance(answerer, LLMAnswerer):
-        answer = answerer.answer(question, [e.hit for e in ranked], history=turn.history)
+        try:
+            answer = answerer.answer(question, [e.hit for e in ranked], history=turn.history)
+        except LLMError as exc:
+            if not pipeline.fallback:
+                raise
+            log.warning("answering extractively: %s", exc)
+            answer = pipeline.replayer.answer(asked, ranked, steer=turn.steer)
+            answer.flags.append(Flag(sentence="", marker=0, reason=f"{FELL_BACK} ({exc})"))
     else:
         answer = answerer.answer(asked, ranked, steer=turn.steer)
     answer.question = question

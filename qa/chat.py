@@ -17,9 +17,13 @@ from qa.models import Answer
 from qa.retrieve import Filters
 from qa.terms import stem, terms
 
+# Earlier user turns replayed to resolve a follow-up: each costs a full retrieval, and a follow-up leans
+# on the last turn or two, so older turns are dropped by the API and the CLI before they get here.
+MAX_REPLAYED_TURNS = 5
 _PRONOUN = re.compile(r"\b(?:he|she|they|him|her|his|hers|their|them|it|its|this|that|these|those)\b", re.I)
 _PERSON = re.compile(r"\b(he|she|him|her|his|hers)\b", re.I)
-_PLACE = re.compile(r"\b(?:that|this|the) (country|nation|city|capital|state)\b", re.I)
+# "that country", "the city": not "the State Department", whose noun is capitalised and named on
+_PLACE = re.compile(r"\b(?:[Tt]hat|[Tt]his|[Tt]he) (country|nation|city|capital)\b(?!\s+[A-Z])")
 _ROLE = re.compile(r"\bthe ((?:[A-Z][a-z]+ )?(" + "|".join(sorted(roles(), key=len, reverse=True)) + r"))\b", re.I)
 _NEXT = re.compile(r"\b(?:next|then|after that|afterwards|later|else|also|more)\b", re.I)
 _OPENER = re.compile(r"^\s*(?:and|but|so|what about|how about)\b", re.I)
@@ -28,8 +32,6 @@ _ASKING = frozenset(stem(w) for w in (
     "date", "day", "year", "month", "time", "place", "city", "country", "reason", "number", "exactly", "happen",
     "next", "then", "else", "later", "afterwards", "more", "also",
 ))
-# Only the last turns can hold what a follow-up's pronoun means; older ones are not replayed.
-REPLAYED_TURNS = 4
 
 
 def resolve_turn(question: str, earlier: Sequence[tuple[str, Answer]]) -> Turn:
@@ -145,12 +147,12 @@ def _preferred(last: Answer, *, follows: bool, pronoun: bool, elliptical: bool) 
 def answer_conversation(question: str, history: Sequence[str], *, pipeline: Pipeline, k: int = 5,
                         filters: Filters = Filters()) -> Answer:
     """Return the answer to `question` after the earlier user questions in `history` (the last
-    REPLAYED_TURNS of them).
+    MAX_REPLAYED_TURNS of them).
 
     Earlier turns are replayed with the extractive answerer even when an LLM answers: it is
     deterministic and cheap, and its cited answers are what follow-ups are resolved against."""
     earlier: list[tuple[str, Answer]] = []
-    for previous in list(history)[-REPLAYED_TURNS:]:
+    for previous in list(history)[-MAX_REPLAYED_TURNS:] if MAX_REPLAYED_TURNS else []:
         turn = resolve_turn(previous, earlier)
         earlier.append((previous, answer_question(previous, pipeline=pipeline, k=k, filters=filters, turn=turn,
                                                   answerer=pipeline.replayer)))

@@ -1,5 +1,10 @@
 """Citation markers in generated answers and lexical checks that a passage supports a claim; pure.
 
+A document's own bracketed numbers ("[2]", "[1, 3]") are not markers: defuse_markers() writes their
+brackets fullwidth ("［2］") wherever document text enters answer text or a prompt, so no client (the web
+page, an OpenAI client parsing "[n]", parse_markers itself) can take them for citations. Citations'
+`quote` and `text` keep the document's own characters.
+
 support_score(claim, passage) is deliberately simple and explainable:
 
     coverage   share of the claim's content terms (qa.terms) that occur anywhere in the passage
@@ -27,7 +32,8 @@ NEGATION_PENALTY = 0.6
 
 # "[1]", "[1, 3]", "[1;2]" with the whitespace before it, so "spoke [1]." becomes "spoke."
 _MARKER = re.compile(r"\s*\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
-_MARKER_TEXT = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
+# a document's bracketed numbers, as any of the marker forms above would read them
+_BRACKETED_NUMBERS = re.compile(r"\[(\s*\d+(?:\s*[,;]\s*\d+)*\s*)\]")
 # a comma inside digits is a thousands separator ("1,200"); a trailing dot ends the sentence
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NEGATION = re.compile(r"\b(?:not|no|never|cannot)\b|n['’]t\b", re.IGNORECASE)
@@ -36,12 +42,6 @@ _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _IRREGULAR_NOT = re.compile(r"\b(ca|wo|sha)n['’]t\b", re.IGNORECASE)  # can't, won't, shan't
 _CONTRACTED_NOT = re.compile(r"n['’]t\b", re.IGNORECASE)
 _EXPANDED = {"ca": "can", "wo": "will", "sha": "shall"}
-
-
-def defuse_markers(text: str) -> str:
-    """Return document text with its own bracketed numbers ("[2]", "[1, 3]") written in full-width
-    brackets ("［2］"), so no client reading an answer's [n] markers takes them for citations."""
-    return _MARKER_TEXT.sub(lambda m: f"［{m.group(1)}］", text)
 
 
 def parse_markers(text: str) -> list[tuple[str, list[int]]]:
@@ -59,6 +59,12 @@ def parse_markers(text: str) -> list[tuple[str, list[int]]]:
             if number not in found[index]:
                 found[index].append(number)
     return [(clean[start:end], numbers) for (start, end), numbers in zip(spans, found)]
+
+
+def defuse_markers(text: str) -> str:
+    """Return document `text` with each bracketed number ("[2]", "[1, 3]") in fullwidth brackets ("［2］",
+    "［1, 3］"), which nothing reads as a citation marker; as long as `text`, so offsets still hold."""
+    return _BRACKETED_NUMBERS.sub(lambda match: f"［{match.group(1)}］", text)
 
 
 def support_score(claim: str, passage: str) -> float:

@@ -49,11 +49,13 @@ class App:
         return build_pipeline(self.settings, retriever=retriever, language=self.language)
 
     def ask(self, question: str, *, history: list[str] = (), k: int | None = None, filters=None):
-        """Return the answer to a question after the earlier questions in `history`."""
-        from qa.chat import answer_conversation
+        """Return the answer to a question after the earlier questions in `history` (the last
+        MAX_REPLAYED_TURNS of them, as the API replays)."""
+        from qa.chat import MAX_REPLAYED_TURNS, answer_conversation
         from qa.retrieve import Filters
 
-        return answer_conversation(question, list(history), pipeline=self.pipeline, k=k or self.settings.top_k,
+        replayed = list(history)[-MAX_REPLAYED_TURNS:] if MAX_REPLAYED_TURNS else []
+        return answer_conversation(question, replayed, pipeline=self.pipeline, k=k or self.settings.top_k,
                                    filters=filters or Filters())
 
 
@@ -208,7 +210,9 @@ def serve(app: App, host: str, port: int, workers: int) -> None:
     from uvicorn.config import LOGGING_CONFIG
 
     from qa.api import create_app
+    from qa.config import check_api_key
 
+    check_api_key(app.settings.api_key)  # before any worker starts: one red line, not a traceback per worker
     # uvicorn's handlers also print the app's own lines ("ready: N chunks indexed", "not ready: ...")
     loggers = {**LOGGING_CONFIG["loggers"], "qa": {"handlers": ["default"], "level": "INFO"}}
     log_config = {**LOGGING_CONFIG, "loggers": loggers}

@@ -10,6 +10,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from qa.errors import ConfigError
 
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
+MIN_KEY_CHARS = 16
+MIN_KEY_DISTINCT = 8  # "aaaaaaaaaaaaaaaa" and "abababababababab" are long, not random
+# what people type when a key is asked for; a key holding one (letters and digits only, any case) is refused
+PLACEHOLDER_WORDS = ("changeme", "password", "passwd", "secret", "xxx", "placeholder", "example", "yourkey",
+                     "yourapikey", "apikey", "default", "123456", "qwerty", "letmein")
+KEY_HINT = "use a random key of 16+ characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 class Settings(BaseSettings):
@@ -20,6 +26,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".qa"), description="Embedded Chroma lives under this directory.")
     chroma_url: str = Field("", description="Chroma server URL; when set, used instead of data_dir.")
     collection: str = Field("news", description="Name prefix of the Chroma collections.")
+    store_timeout: float = Field(3.0, gt=0, description="Seconds a Chroma server may take to answer one call.")
     corpus_dir: Path = Field(Path("corpus"), description="Default path for `qa ingest`.")
     max_file_mb: float = Field(5.0, gt=0, description="Corpus files larger than this are skipped by ingest.")
 
@@ -50,6 +57,7 @@ class Settings(BaseSettings):
     llm_model: str = Field("", description="Model name sent to the LLM endpoint.")
     llm_api_key: str = Field("", description="API key for the LLM endpoint.")
     llm_timeout: float = Field(60.0, gt=0)
+    llm_fallback: bool = Field(False, description="When the LLM fails, answer extractively (flagged) instead of 502.")
     judge_base_url: str = Field("", description="Endpoint of the LLM judge of `qa eval --judge llm`; empty = QA_LLM_BASE_URL.")
     judge_model: str = Field("", description="Model of the LLM judge; empty = QA_LLM_MODEL.")
     judge_api_key: str = Field("", description="API key of the LLM judge's endpoint; empty = QA_LLM_API_KEY.")
@@ -59,6 +67,7 @@ class Settings(BaseSettings):
 
     api_key: str = Field("", description="When set, every /v1 route needs `Authorization: Bearer <key>`.")
     cors_origins: str = Field("", description="Comma-separated origins allowed by CORS; empty = CORS off.")
+    rate_limit: int = Field(0, ge=0, description="Without an API key, /v1 requests a minute per client address; 0 = none.")
 
     @property
     def max_file_bytes(self) -> int:
@@ -90,3 +99,17 @@ def get_settings(**overrides: object) -> Settings:
             field = ".".join(str(p) for p in first["loc"])
             raise ConfigError(f"QA_{field.upper()}: {first['msg']}") from None
         raise ConfigError(str(exc)) from None
+
+
+def check_api_key(key: str) -> None:
+    """Return when QA_API_KEY is unset or looks random; raise ConfigError naming what is wrong with it."""
+    if not key:
+        return
+    letters = "".join(ch for ch in key.lower() if ch.isalnum())
+    word = next((w for w in PLACEHOLDER_WORDS if w in letters), None)
+    if len(key) < MIN_KEY_CHARS:
+        raise ConfigError(f"QA_API_KEY is {len(key)} characters long, shorter than {MIN_KEY_CHARS}; {KEY_HINT}")
+    if word:
+        raise ConfigError(f"QA_API_KEY holds the placeholder {word!r}; {KEY_HINT}")
+    if len(set(key)) < MIN_KEY_DISTINCT:
+        raise ConfigError(f"QA_API_KEY has only {len(set(key))} distinct characters; {KEY_HINT}")

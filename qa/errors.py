@@ -5,6 +5,7 @@
     ├── CorpusError          a corpus path or article cannot be used
     │   └── UnreadableFile   one file is not UTF-8 text, binary or empty
     ├── ArticleNotFound      `show` or a filter names an article that is not ingested
+    │   └── NothingMatches   a filter's articles, outlet or dates match nothing stored
     ├── StoreUnavailable     Chroma cannot be reached or opened
     ├── NotIngested          the store is empty: run `qa ingest` first
     ├── EmbeddingError       the embedding model cannot be loaded or called
@@ -37,6 +38,10 @@ class UnreadableFile(CorpusError):
 
 class ArticleNotFound(QAError):
     """An article id that is not in the store."""
+
+
+class NothingMatches(ArticleNotFound):
+    """A filter names articles, an outlet or a date range the store holds nothing of."""
 
 
 class StoreUnavailable(QAError):

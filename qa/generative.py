@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from llama_index.core.llms import ChatMessage, MessageRole
 
-from qa.citations import SUPPORT_THRESHOLD, best_quote, parse_markers, support_score
+from qa.citations import SUPPORT_THRESHOLD, best_quote, defuse_markers, parse_markers, support_score
 from qa.config import Settings
 from qa.llm import answerer_model, read_template
 from qa.models import Answer, Citation, Flag, Hit
@@ -18,10 +18,13 @@ REFUSAL = "The corpus does not contain an answer to this question."
 NO_SUCH_PASSAGE = "no such passage"
 UNSUPPORTED = "passage does not support the sentence"
 UNCITED = "sentence cites no passage"  # Flag.marker is 0: there was no marker to drop
+FELL_BACK = "the LLM failed, so this is the extractive answer"  # Flag.marker is 0 too
 SYSTEM_TEMPLATE = "answer_system.txt"
 USER_TEMPLATE = "answer_user.txt"
-# layout of one numbered passage inside answer_user.txt's {passages}; the wording lives in the templates
-_PASSAGE = "[{number}] {title}, paragraph {paragraph}: {text}"
+# layout of one numbered passage inside answer_user.txt's {passages}; the wording lives in the templates.
+# Each passage is fenced, so the prompt tells the model where document text (never an instruction) is.
+_PASSAGE = "[{number}] {title}, paragraph {paragraph}\n<passage>\n{text}\n</passage>"
+_FENCE = re.compile(r"<(\s*/?\s*passage)", re.IGNORECASE)
 _FINAL_PUNCTUATION = re.compile(r"[.!?…]+$")
 
 
@@ -48,6 +51,7 @@ class LLMAnswerer:
             system_template=self._system_template,
             user_template=self._user_template,
         )
+        # an LLMError propagates: qa.answer falls back to the extractive answer when QA_LLM_FALLBACK says so
         return build_answer(question, hits, self._model.chat(messages))
 
 
@@ -61,7 +65,7 @@ def render_messages(
 ) -> list[ChatMessage]:
     """Return the chat messages: system rules, earlier turns, then the numbered passages and question."""
     passages = "\n\n".join(
-        _PASSAGE.format(number=n, title=hit.title, paragraph=hit.paragraph, text=hit.text)
+        _PASSAGE.format(number=n, title=fenced(hit.title), paragraph=hit.paragraph, text=fenced(hit.text))
         for n, hit in enumerate(hits, start=1)
     )
     messages = [ChatMessage(role=MessageRole.SYSTEM, content=system_template)]
@@ -71,6 +75,12 @@ def render_messages(
     user = user_template.format(passages=passages, question=question)
     messages.append(ChatMessage(role=MessageRole.USER, content=user))
     return messages
+
+
+def fenced(text: str) -> str:
+    """Return document text as the prompt quotes it: its bracketed numbers defused, so they cannot pass
+    for passage numbers, and anything like the fence's own tags broken, so it cannot close the fence."""
+    return _FENCE.sub(lambda match: f"‹{match.group(1)}", defuse_markers(text))
 
 
 def build_answer(question: str, hits: list[Hit], reply: str) -> Answer:

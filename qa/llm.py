@@ -44,7 +44,12 @@ class ChatModel:
             ) from None
         except openai.OpenAIError as exc:
             raise LLMError(f"LLM endpoint {self.endpoint} failed: {one_line(str(exc))}") from None
-        return response.message.content or ""
+        except Exception as exc:  # noqa: BLE001 -- a reply the client cannot read (no choices, wrong types)
+            raise LLMError(f"LLM endpoint {self.endpoint} sent a malformed reply ({type(exc).__name__})") from None
+        content = response.message.content
+        if not isinstance(content, str) or not content.strip():
+            raise LLMError(f"LLM endpoint {self.endpoint} sent an empty reply")
+        return content
 
 
 def answerer_model(settings: Settings) -> ChatModel:

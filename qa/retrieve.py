@@ -10,13 +10,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 import numpy as np
-from llama_index.core import VectorStoreIndex
-from llama_index.core.schema import QueryBundle
 from llama_index.core.vector_stores import FilterCondition, FilterOperator, MetadataFilter, MetadataFilters
 from llama_index.retrievers.bm25 import BM25Retriever
 
 from qa.config import Settings
-from qa.errors import BadRequest, NotIngested
+from qa.errors import NotIngested, NothingMatches
 from qa.models import Article, Hit
 from qa.store import Store
 from qa.terms import STOPWORDS, TOKEN, terms
@@ -77,7 +75,6 @@ class Retriever:
         self.dense_weight = dense_weight
         self._articles: OrderedDict[str, Article] = OrderedDict()
         self._articles_lock = threading.Lock()  # the API retrieves in worker threads
-        self._index = VectorStoreIndex.from_vector_store(store.vector_store, embed_model=embedder)
         self.refresh()
 
     def refresh(self) -> None:
@@ -113,9 +110,9 @@ class Retriever:
                               "run `qa ingest` again to add them")
 
     def _check_dates(self, since: str, until: str) -> None:
-        """Raise BadRequest when no stored article is dated within [since, until]."""
+        """Raise NothingMatches when no stored article is dated within [since, until]."""
         if since and until and since > until:
-            raise BadRequest(f"the date range is empty: {since} is after {until}")
+            raise NothingMatches(f"the date range is empty: {since} is after {until}")
         dated, undated = self._dated, self._undated
         if any((not since or d >= since) and (not until or d <= until) for d in dated):
             return
@@ -124,10 +121,10 @@ class Retriever:
         left_out = (f"; {undated} article{'s' if undated != 1 else ''} without a date "
                     f"{'are' if undated != 1 else 'is'} left out by a date filter") if undated else ""
         if not dated:
-            raise BadRequest(f"no article in the store has a date, so none is dated {span}")
+            raise NothingMatches(f"no article in the store has a date, so none is dated {span}")
         held = (f"its dated articles are all from {dated[0]}" if dated[0] == dated[-1]
                 else f"its dated articles run from {dated[0]} to {dated[-1]}")
-        raise BadRequest(f"no article in the store is dated {span}; {held}{left_out}")
+        raise NothingMatches(f"no article in the store is dated {span}; {held}{left_out}")
 
     def idf(self, term: str) -> float:
         """Return the BM25 inverse document frequency of a stemmed term (highest when unseen)."""
@@ -143,12 +140,12 @@ class Retriever:
         return len(self._ids)
 
     def resolve_filters(self, filters: Filters) -> Filters:
-        """Return `filters` with the outlet spelled as stored (case aside), or raise BadRequest for an
+        """Return `filters` with the outlet spelled as stored (case aside), or raise NothingMatches for an
         article id, outlet or date range the store holds nothing of: a typo must not read as "not in
         the corpus"."""
         for article_id in filters.articles:
             if article_id not in self._article_ids:
-                raise BadRequest(f"no article {article_id!r} in the store (see `qa status` or `qa show`)")
+                raise NothingMatches(f"no article {article_id!r} in the store (see `qa status` or `qa show`)")
         if filters.date_from or filters.date_to:
             self._check_dates(filters.date_from, filters.date_to)
         if not filters.outlet:
@@ -157,7 +154,7 @@ class Retriever:
         if not spelled:
             listed = (f"outlets in the store: {', '.join(self._outlets[:20])}" if self._outlets
                       else "no article in the store names its outlet")
-            raise BadRequest(f"no article from outlet {filters.outlet!r}; {listed}")
+            raise NothingMatches(f"no article from outlet {filters.outlet!r}; {listed}")
         return replace(filters, outlet=spelled[0])
 
     def retrieve_hits(self, query: str, *, k: int | None = None, filters: Filters = Filters(),
@@ -180,12 +177,9 @@ class Retriever:
         return self._paragraph_hits(fused, k=k or self.rerank_depth)
 
     def _dense_scores(self, query: str, embedding: list[float], filters: Filters) -> dict[str, float | None]:
-        retriever = self._index.as_retriever(
-            similarity_top_k=min(self.candidates, self.size), filters=filters.metadata_filters()
-        )
-        results = retriever.retrieve(QueryBundle(query_str=query, embedding=embedding))
-        # Chroma reports exp(-cosine distance); convert back to a cosine similarity
-        return {r.node.node_id: 1.0 + float(np.log(max(r.score or 1e-9, 1e-9))) for r in results}
+        # through the store, so a Chroma failure is a StoreUnavailable like every other store call
+        return dict(self.store.query_dense(embedding, top_k=min(self.candidates, self.size),
+                                           filters=filters.metadata_filters()))
 
     def _bm25_scores(self, query: str, filters: Filters) -> np.ndarray:
         mask = np.array([filters.admits(m) for m in self._meta], dtype=float) if filters else None

@@ -14,13 +14,16 @@ Three collections per store:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import chromadb
+import httpx
 from chromadb.config import Settings as ChromaSettings
 from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+from llama_index.core.vector_stores import MetadataFilters, VectorStoreQuery
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
@@ -71,6 +74,7 @@ def open_client(settings: Settings):
                 ssl=url.scheme == "https",
                 settings=chroma_settings,
             )
+            _bound_waits(client, settings.store_timeout)
             client.heartbeat()
             return client
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -80,7 +84,25 @@ def open_client(settings: Settings):
         raise StoreUnavailable(f"cannot open Chroma at {where}: {_first_line(exc)}") from None
 
 
+def _bound_waits(client, seconds: float) -> None:
+    """Give the HTTP client's session a timeout: chromadb waits forever by default, so a stalled
+    server would hold every request (and its worker thread) until it came back."""
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if not isinstance(session, httpx.Client):
+        raise ConfigError("this chromadb version keeps its HTTP session elsewhere; cannot bound its waits")
+    session.timeout = httpx.Timeout(seconds)
+
+
+NO_CONNECTION = "cannot connect to the Chroma server"
+NO_ANSWER = "no answer in time (QA_STORE_TIMEOUT)"
+
+
 def _first_line(exc: Exception) -> str:
+    # chromadb words a refused connection its own way in some calls and passes httpx's on in others
+    if isinstance(exc, httpx.TimeoutException):
+        return NO_ANSWER
+    if isinstance(exc, httpx.ConnectError) or "Could not connect to a Chroma server" in str(exc):
+        return NO_CONNECTION
     text = str(exc).strip() or exc.__class__.__name__
     return text.splitlines()[0][:200]
 
@@ -90,6 +112,7 @@ class Store:
 
     def __init__(self, client, *, name: str, model: str) -> None:
         self.name = name
+        self._client = client
         meta = {"hnsw:space": "cosine", "embed_model": model}
         try:
             self._chunks = client.get_or_create_collection(f"{name}_chunks", metadata=meta, embedding_function=None)
@@ -110,6 +133,20 @@ class Store:
         self.vector_store = ChromaVectorStore(chroma_collection=self._chunks)
 
     # reads -----------------------------------------------------------------------------------
+    def heartbeat(self) -> None:
+        """Return when Chroma answers a heartbeat; raise StoreUnavailable when it does not."""
+        self._call(self._client.heartbeat)
+
+    def query_dense(self, embedding: Sequence[float], *, top_k: int,
+                    filters: MetadataFilters | None = None) -> dict[str, float]:
+        """Return {chunk id: cosine similarity} of the `top_k` chunks nearest `embedding` that pass
+        `filters`, nearest first."""
+        query = VectorStoreQuery(query_embedding=list(embedding), similarity_top_k=top_k, filters=filters)
+        result = self._call(self.vector_store.query, query)
+        # ChromaVectorStore reports exp(-cosine distance); convert back to a cosine similarity
+        return {node_id: 1.0 + math.log(max(score or 1e-9, 1e-9))
+                for node_id, score in zip(result.ids, result.similarities)}
+
     def article_hashes(self) -> dict[str, str]:
         """Return {article_id: content hash} of every stored article; "" for one stored without its
         sentence vectors (by an earlier version), so the next ingest redoes it."""

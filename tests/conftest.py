@@ -83,6 +83,10 @@ class MemoizedEmbedder:
             self._vectors.update(zip(missing, self.model.get_text_embedding_batch(missing, **kwargs)))
         return [self._vectors[t] for t in texts]
 
+    def known(self) -> dict[str, list[float]]:
+        """Return every text embedded so far with its vector, as plain floats."""
+        return {text: [float(x) for x in vector] for text, vector in self._vectors.items()}
+
 
 @pytest.fixture(scope="session")
 def memo_embedder(embedder) -> MemoizedEmbedder:
@@ -127,21 +131,27 @@ def chroma_executable() -> str:
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Yield the URL of a real `chroma run` server on a free loopback port, stopped at the end."""
-    executable = chroma_executable()
-    workdir = tmp_path_factory.mktemp("chroma-server")
     port = free_port()
+    process = start_chroma_server(tmp_path_factory.mktemp("chroma-server"), port=port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_process(process)
+
+
+def start_chroma_server(workdir: Path, *, port: int) -> subprocess.Popen:
+    """Return a `chroma run` process over workdir/data on `port`, once it answers heartbeat(); its
+    output is appended to workdir/server.log, so a restart on the same folder keeps one log."""
     log_path = workdir / "server.log"
-    command = [executable, "run", "--path", str(workdir / "data"), "--host", "127.0.0.1", "--port", str(port)]
-    with log_path.open("wb") as log:
+    command = [chroma_executable(), "run", "--path", str(workdir / "data"), "--host", "127.0.0.1",
+               "--port", str(port)]
+    with log_path.open("ab") as log:
         process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
         )
-    try:
-        _wait_for_heartbeat(process, port=port, log_path=log_path)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop_process(process)
+    _wait_for_heartbeat(process, port=port, log_path=log_path)
+    return process
 
 
 def stop_process(process: subprocess.Popen, *, timeout: float = 10.0) -> None:

@@ -5,7 +5,8 @@
         ...
         assert "Question:" in llm.requests[0]["messages"][-1]["content"]
 
-The script may raise fastapi.HTTPException to make the endpoint fail with that status.
+The script may raise fastapi.HTTPException to make the endpoint fail with that status, or return a
+fastapi Response to send that instead of a completion (a malformed reply).
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 FAKE_MODEL = "fake-model"
-Script = Callable[[list[dict]], str]
+Script = Callable[[list[dict]], "str | Response"]
 
 
 @dataclass
@@ -49,11 +50,13 @@ def create_fake_llm_app(script: Script, requests: list[dict]) -> FastAPI:
         }
 
     @app.post("/v1/chat/completions", response_model=None)
-    async def chat_completions(request: Request) -> dict | StreamingResponse:
+    async def chat_completions(request: Request) -> dict | Response:
         body = await request.json()
         requests.append(body)
         # off the event loop, so a slow script (a timeout test) does not stall the server
         content = await run_in_threadpool(script, body.get("messages", []))
+        if isinstance(content, Response):
+            return content
         model = body.get("model", FAKE_MODEL)
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))

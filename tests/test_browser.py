@@ -55,6 +55,7 @@ class Tab:
     page: Page
     errors: list[str] = field(default_factory=list)
     chats: list[Request] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # what the Content-Security-Policy blocked
 
 
 @contextmanager
@@ -66,6 +67,7 @@ def open_tab(browser: Browser, base_url: str) -> Iterator[Tab]:
     tab = Tab(page)
     page.on("pageerror", lambda error: tab.errors.append(str(error)))
     page.on("request", lambda r: tab.chats.append(r) if r.url.endswith("/v1/chat") else None)
+    page.on("console", lambda m: tab.refused.append(m.text) if "Content Security Policy" in m.text else None)
     try:
         page.goto("/")
         expect(page).to_have_title("Ask the archive")
@@ -139,6 +141,22 @@ def test_chat_page_answers_follows_up_opens_citations_and_shows_refusals(browser
         assert [m["content"] for m in bodies[2]["messages"] if m["role"] == "user"] == [FIRST, FOLLOW_UP, OFF_TOPIC]
         assert "Matthew Miller" in bodies[1]["messages"][1]["content"]
         assert tab.errors == []
+        assert tab.refused == []  # the page runs under its policy: no inline script or style to block
+
+
+def test_chat_page_is_served_with_a_policy_that_forbids_inline_script(browser: Browser, live_server: str) -> None:
+    with open_tab(browser, live_server) as tab:
+        page = tab.page
+        response = page.goto("/")
+        policy = response.headers["content-security-policy"]
+        injected = page.evaluate("""() => {
+            const s = document.createElement("script"); s.textContent = "window.ran = true";
+            document.body.append(s); return window.ran === true; }""")
+
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert (response.headers["x-content-type-options"], response.headers["referrer-policy"]) == ("nosniff", "no-referrer")
+    assert injected is False  # an inline script, as hostile markup would add, does not run
+    assert any("script-src" in line for line in tab.refused)
 
 
 def test_chat_page_refusal_lists_the_closest_passages_and_opens_them(browser: Browser, live_server: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qa.chat import answer_conversation, resolve_turn
+from qa.chat import answer_conversation, resolve_turn, substitute_referents
 from qa.models import Answer, Citation
 
 TROOPS = "macron-troops-remark-irks-us"
@@ -64,3 +64,14 @@ def test_follow_up_about_words_the_corpus_never_gives_is_refused(ingested) -> No
         pipeline=ingested.pipeline)
 
     assert answer.answerable is False
+
+
+def test_that_country_means_the_place_of_the_earlier_answer_but_the_state_department_stays() -> None:
+    earlier = cited(TROOPS, 9, "Leaders gathered in Paris.")
+    earlier.entities = [("Paris", "GPE", "")]
+
+    asked, _ = substitute_referents("What did that country pledge?", [("Where did they meet?", earlier)])
+    kept, named = substitute_referents("Who is the State Department spokesman?", [("Where did they meet?", earlier)])
+
+    assert asked == "What did Paris pledge?"
+    assert (kept, named) == ("Who is the State Department spokesman?", [])

@@ -228,7 +228,7 @@ def test_eval_run_against_a_real_server_matches_the_in_process_run(ingested, tmp
     assert remote.exit_code == 0, remote.output
     a, b = (json.loads((tmp_path / name / "report.json").read_text()) for name in ("local", "remote"))
     assert [i["answer"] for i in a["items"]] == [i["answer"] for i in b["items"]]
-    assert b["items"][-1]["error"].endswith("answered 422: the question is 5000 characters long; the limit is 4000")
+    assert b["items"][-1]["error"].endswith("answered 422: messages[0].content: 5000 characters; the limit is 4000")
     assert "1 question(s) could not be answered" in remote.output
     assert b["system"]["api"] == url
 

@@ -112,9 +112,9 @@ def test_prompt_contains_numbered_passages_and_the_question() -> None:
     assert NOT_IN_CORPUS in system["content"]
     assert "[n]" in user["content"] or "[n]" in system["content"]
     assert user["role"] == "user"
-    assert f"[1] Macron unveils pension reform, paragraph 2: {PENSION}" in user["content"]
-    assert f"[2] Millions strike over pensions, paragraph 4: {STRIKES}" in user["content"]
-    assert f"[3] Council backs pension law, paragraph 1: {COUNCIL}" in user["content"]
+    assert f"[1] Macron unveils pension reform, paragraph 2\n<passage>\n{PENSION}\n</passage>" in user["content"]
+    assert f"[2] Millions strike over pensions, paragraph 4\n<passage>\n{STRIKES}\n</passage>" in user["content"]
+    assert f"[3] Council backs pension law, paragraph 1\n<passage>\n{COUNCIL}\n</passage>" in user["content"]
     assert "[4]" not in user["content"]
     assert QUESTION in user["content"]
 

@@ -13,7 +13,7 @@ from conftest import shared_language
 
 from qa.answer import answer_question, build_pipeline
 from qa.config import Settings
-from qa.errors import ArticleNotFound, BadRequest, ConfigError, CorpusError, NotIngested
+from qa.errors import ArticleNotFound, ConfigError, CorpusError, NotIngested, NothingMatches
 from qa.evidence import EvidenceScorer
 from qa.ingest import IngestReport, article_notes, ingest_corpus, remove_articles
 from qa.question import read_question
@@ -427,10 +427,10 @@ def test_an_article_stored_without_sentence_vectors_is_redone_by_the_next_ingest
 
 
 def test_filter_naming_an_article_the_store_lacks_is_a_clear_error(seeded) -> None:
-    with pytest.raises(BadRequest, match=r"^no article 'us-angry-with-macorn' in the store"):
+    with pytest.raises(NothingMatches, match=r"^no article 'us-angry-with-macorn' in the store"):
         answer_question(QUESTION, pipeline=seeded.pipeline,
                         filters=Filters(articles=("us-angry-with-macron", "us-angry-with-macorn")))
-    with pytest.raises(BadRequest, match=r"^no article from outlet 'Bloomberg'; no article in the store names its outlet"):
+    with pytest.raises(NothingMatches, match=r"^no article from outlet 'Bloomberg'; no article in the store names its outlet"):
         answer_question(QUESTION, pipeline=seeded.pipeline, filters=Filters(outlet="Bloomberg"))
 
 
@@ -442,7 +442,7 @@ def test_filter_naming_an_article_the_store_lacks_is_a_clear_error(seeded) -> No
     ("2024-04-01", "2024-03-01", "the date range is empty: 2024-04-01 is after 2024-03-01"),
 ])
 def test_date_range_holding_no_stored_article_is_a_clear_error(seeded, since: str, until: str, message: str) -> None:
-    with pytest.raises(BadRequest, match=f"^{re.escape(message)}$"):
+    with pytest.raises(NothingMatches, match=f"^{re.escape(message)}$"):
         answer_question(QUESTION, pipeline=seeded.pipeline,
                         filters=Filters(date_from=since, date_to=until))
 
@@ -471,5 +471,5 @@ def test_outlet_filter_matches_the_stored_spelling_whatever_the_case(tmp_path: P
     answer = answer_question("Which port reopened on Monday?", pipeline=pipeline, filters=Filters(outlet="nordic daily"))
     assert answer.retrieved == ["daily:1"]  # as if asked for "Nordic Daily"
     assert retriever.resolve_filters(Filters(outlet=" BALTIC WIRE ")).outlet == "Baltic Wire"
-    with pytest.raises(BadRequest, match=r"^no article from outlet 'Baltic'; outlets in the store: Baltic Wire, Nordic Daily$"):
+    with pytest.raises(NothingMatches, match=r"^no article from outlet 'Baltic'; outlets in the store: Baltic Wire, Nordic Daily$"):
         retriever.resolve_filters(Filters(outlet="Baltic"))

@@ -23,7 +23,8 @@ QUESTION = "Who is the State Department spokesman who responded to Bloomberg's r
 def cite_miller(messages: list[dict]) -> str:
     """Reply with one supported sentence citing the passage about Miller, and one bogus citation."""
     prompt = messages[-1]["content"]
-    number = next(n for n, text in re.findall(r"^\[(\d+)\] (.*)$", prompt, re.M) if "Matthew Miller" in text)
+    passages = re.findall(r"^\[(\d+)\] [^\n]*\n<passage>\n(.*?)\n</passage>", prompt, re.M | re.S)
+    number = next(n for n, text in passages if "Matthew Miller" in text)
     return (f"State Department spokesman Matthew Miller responded to Bloomberg's publication [{number}]. "
             "He also announced new sanctions [9].")
 

@@ -5,7 +5,9 @@
     schemas.py      request bodies and their translation into library terms
     completions.py  OpenAI chat-completions shapes
     streams.py      Server-Sent Events
-    errors.py       the one mapping of failures to status codes and one-line details
+    errors.py       the one mapping of failures to status codes and one-line details; the body limit
+    headers.py      security headers (Content-Security-Policy, nosniff, no referrer)
+    limits.py       per-client rate limiting when no API key is set
 """
 
 from qa.api.app import create_app

@@ -17,12 +17,14 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from qa.api.completions import completion, completion_events
-from qa.api.errors import install_error_handlers
+from qa.api.errors import BodyLimit, install_error_handlers
+from qa.api.headers import SecurityHeaders
+from qa.api.limits import RateLimit
 from qa.api.runtime import RETRY_SECONDS, Components, Runtime
-from qa.api.schemas import AskBody, ChatBody, CompletionBody, ErrorBody, Options
+from qa.api.schemas import AskBody, ChatBody, CompletionBody, ErrorBody, Options, Text
 from qa.api.streams import SSE_HEADERS, aiter_events, chat_events
 from qa.chat import answer_conversation
-from qa.config import Settings, get_settings
+from qa.config import Settings, check_api_key, get_settings
 from qa.errors import ArticleNotFound
 from qa.models import Answer, Article
 
@@ -33,6 +35,8 @@ MODEL_ID = "qa"
 ERRORS = {
     401: "Missing or wrong API key (when QA_API_KEY is set).",
     404: "No such article or paragraph.",
+    413: "The request body is larger than the limit.",
+    429: "Too many requests from this address (QA_RATE_LIMIT, without QA_API_KEY).",
     422: "Invalid request.",
     502: "The LLM or embeddings endpoint failed.",
     503: "Not ready: the store is unreachable or empty, or the model is loading.",
@@ -44,14 +48,27 @@ def errors(*codes: int) -> dict:
     return {code: {"model": ErrorBody, "description": ERRORS[code]} for code in codes}
 
 
+def streamed(*events: str) -> dict:
+    """Return the OpenAPI 200 response of a route that answers JSON, or with "stream": true Server-Sent
+    Events of these names (an OpenAPI 3.1 `schema` of text/event-stream describes one event)."""
+    event = {"type": "object", "required": ["data"],
+             "properties": {"event": {"type": "string", "enum": list(events)}, "data": {"type": "string"},
+                            "id": {"type": "string"}, "retry": {"type": "integer"}}}
+    return {200: {"description": "The answer (JSON), or with \"stream\": true its Server-Sent Events.",
+                  "content": {"application/json": {"schema": {"type": "object"}},
+                              "text/event-stream": {"schema": event}}}}
+
+
 health = APIRouter(tags=["health"])
 page = APIRouter(include_in_schema=False)
-v1 = APIRouter(prefix="/v1", tags=["v1"], responses=errors(401))
+v1 = APIRouter(prefix="/v1", tags=["v1"], responses=errors(401, 429))
 _bearer = HTTPBearer(auto_error=False, description="Required when QA_API_KEY is set.")
 
 
 def create_app(settings: Settings, *, components: Components | None = None) -> FastAPI:
-    """Return the app; without `components` it builds them in a background thread at start-up."""
+    """Return the app; without `components` it builds them in a background thread at start-up. Raise
+    ConfigError for an API key that looks like a placeholder."""
+    check_api_key(settings.api_key)
     runtime = Runtime(settings, components)
 
     @asynccontextmanager
@@ -61,10 +78,14 @@ def create_app(settings: Settings, *, components: Components | None = None) -> F
         runtime.stop()
 
     app = FastAPI(title="qa", summary="Answers from a news archive, citing article and paragraph.",
-                  lifespan=lifespan, max_body_size=MAX_BODY_BYTES)
+                  lifespan=lifespan)
     app.state.settings = settings
     app.state.runtime = runtime
-    install_error_handlers(app)
+    install_error_handlers(app, on_store_failure=runtime.health.failed)
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    if settings.rate_limit and not settings.api_key:  # with a key, whoever holds it is trusted
+        app.add_middleware(RateLimit, limit=settings.rate_limit)
+    app.add_middleware(SecurityHeaders)  # added last, so it wraps the others: even a 413 carries the headers
     if settings.cors_origins:
         origins = [origin.strip() for origin in settings.cors_origins.split(",") if origin.strip()]
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
@@ -101,6 +122,10 @@ async def ready(request: Request) -> Components:
     runtime: Runtime = request.app.state.runtime
     if runtime.components is None:
         raise HTTPException(503, runtime.reason, headers={"Retry-After": f"{RETRY_SECONDS:.0f}"})
+    if runtime.health.down:  # answer at once while the store is known to be down; the check sees it return
+        reason = await run_in_threadpool(runtime.health.check, runtime.components.store)
+        if reason:
+            raise HTTPException(503, reason, headers={"Retry-After": f"{RETRY_SECONDS:.0f}"})
     return runtime.components
 
 
@@ -136,24 +161,26 @@ async def healthz() -> dict:
 
 @health.get("/readyz", responses=errors(503))
 async def readyz(request: Request) -> JSONResponse:
-    """Readiness: 200 once the store is open and the model loaded, else 503 with the reason."""
+    """Readiness: 200 once the store is open and the model loaded and while the store answers its
+    heartbeat (asked at most once a second), else 503 with the reason."""
     runtime: Runtime = request.app.state.runtime
-    if runtime.components is None:
-        return JSONResponse({"detail": runtime.reason}, status_code=503,
-                            headers={"Retry-After": f"{RETRY_SECONDS:.0f}"})
-    return JSONResponse({"status": "ready", "chunks": runtime.components.retriever.size})
+    components = runtime.components
+    reason = runtime.reason if components is None else await run_in_threadpool(runtime.health.check, components.store)
+    if reason:
+        return JSONResponse({"detail": reason}, status_code=503, headers={"Retry-After": f"{RETRY_SECONDS:.0f}"})
+    return JSONResponse({"status": "ready", "chunks": components.retriever.size})
 
 
 # answers -----------------------------------------------------------------------------------------------
 
-@v1.post("/ask", responses=errors(422, 502, 503))
+@v1.post("/ask", responses=errors(404, 413, 422, 502, 503))
 async def ask(request: Request, body: AskBody, parts: Ready) -> JSONResponse:
     """Answer one question; the body is what `qa ask --json` prints."""
     answer = await answer_in_thread(request, parts, body.question, [], body)
     return JSONResponse(answer.to_dict())
 
 
-@v1.post("/chat", response_model=None, responses=errors(422, 502, 503))
+@v1.post("/chat", response_model=None, responses=streamed("delta", "done") | errors(404, 413, 422, 502, 503))
 async def chat(request: Request, body: ChatBody, parts: Ready) -> JSONResponse | StreamingResponse:
     """Answer the last user message after the earlier ones; with "stream", as `delta` events then `done`."""
     question, history = body.conversation()
@@ -161,7 +188,7 @@ async def chat(request: Request, body: ChatBody, parts: Ready) -> JSONResponse |
     return event_stream(chat_events(answer)) if body.stream else JSONResponse(answer.to_dict())
 
 
-@v1.post("/chat/completions", response_model=None, responses=errors(422, 502, 503))
+@v1.post("/chat/completions", response_model=None, responses=streamed("message") | errors(404, 413, 422, 502, 503))
 async def chat_completions(request: Request, body: CompletionBody, parts: Ready) -> JSONResponse | StreamingResponse:
     """OpenAI-compatible chat completions; the citations ride along in a `citations` field."""
     question, history = body.conversation()
@@ -181,7 +208,15 @@ async def models() -> dict:
 
 # articles ------------------------------------------------------------------------------------------------
 
-@v1.get("/articles", responses=errors(503))
+# for clients (and fuzzers) that follow links: an id from the list opens that article and its paragraphs
+ARTICLE_LINKS = {200: {"description": "Every stored article.", "links": {
+    "GetArticle": {"operationId": "get_article", "parameters": {"article_id": "$response.body#/articles/0/id"}},
+    "GetParagraph": {"operationId": "get_paragraph",
+                     "parameters": {"article_id": "$response.body#/articles/0/id", "number": 1}},
+}}}
+
+
+@v1.get("/articles", responses=ARTICLE_LINKS | errors(503))
 async def list_articles(parts: Ready) -> dict:
     """Every stored article: id, title, outlet, date, url and paragraph count, by id."""
     rows = await run_in_threadpool(parts.store.list_articles)
@@ -190,8 +225,8 @@ async def list_articles(parts: Ready) -> dict:
                           "paragraphs": int(row.get("paragraphs", 0))} for row in rows]}
 
 
-@v1.get("/articles/{article_id}", responses=errors(404, 422, 503))
-async def get_article(article_id: str, parts: Ready) -> dict:
+@v1.get("/articles/{article_id}", operation_id="get_article", responses=errors(404, 422, 503))
+async def get_article(article_id: Text, parts: Ready) -> dict:
     """One article with its numbered paragraphs and the section each stands under."""
     article = await fetch_article(parts, article_id)
     paragraphs = [{"number": n, "text": article.paragraph(n), "section": article.section(n)}
@@ -200,8 +235,9 @@ async def get_article(article_id: str, parts: Ready) -> dict:
             "url": article.url, "paragraphs": paragraphs}
 
 
-@v1.get("/articles/{article_id}/paragraphs/{number}", responses=errors(404, 422, 503))
-async def get_paragraph(article_id: str, number: int, parts: Ready) -> dict:
+@v1.get("/articles/{article_id}/paragraphs/{number}", operation_id="get_paragraph",
+        responses=errors(404, 422, 503))
+async def get_paragraph(article_id: Text, number: int, parts: Ready) -> dict:
     """One numbered paragraph of an article."""
     article = await fetch_article(parts, article_id)
     if not 1 <= number <= len(article.paragraphs):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 from qa import embedding
@@ -19,6 +20,7 @@ from qa.store import Store, open_store
 STARTING = "starting: opening the store and loading the embedding model"
 RETRY_SECONDS = 5.0  # an unreachable or empty store may come up later (a server starting, an ingest)
 REFRESH_SECONDS = 30.0  # how often a running server looks for articles ingested by another process
+HEARTBEAT_SECONDS = 1.0  # /readyz asks the store at most this often; other polls get the last answer
 
 log = logging.getLogger("qa.api")
 
@@ -47,6 +49,53 @@ def build_components(settings: Settings, *, store: Store | None = None, embedder
     return Components(store=store, pipeline=build_pipeline(settings, retriever=retriever, language=language))
 
 
+class StoreHealth:
+    """Whether the store answers, from a heartbeat at most every HEARTBEAT_SECONDS and from the
+    failures requests meet; one log line when it stops answering, one when it answers again."""
+
+    def __init__(self) -> None:
+        self.reason = ""  # "" while the store answers
+        self._down_since: float | None = None
+        self._checked = float("-inf")
+        self._lock = threading.Lock()
+
+    @property
+    def down(self) -> bool:
+        """Return True while the store is known not to answer."""
+        return self._down_since is not None
+
+    def check(self, store: Store) -> str:
+        """Return "" when the store answers, else the reason; blocks for at most one heartbeat."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._checked < HEARTBEAT_SECONDS:
+                return self.reason
+            self._checked = now  # concurrent polls take the last answer instead of piling up
+        try:
+            store.heartbeat()
+        except StoreUnavailable as exc:
+            self.failed(exc)
+            return self.reason
+        self.answered()
+        return ""
+
+    def failed(self, exc: StoreUnavailable) -> None:
+        """Note that a store call failed; log it when the store was answering until now."""
+        with self._lock:
+            self.reason = str(exc)
+            if self._down_since is None:
+                self._down_since = time.monotonic()
+                log.warning("store unreachable: %s", exc)
+
+    def answered(self) -> None:
+        """Note that the store answered; log the recovery when it was down."""
+        with self._lock:
+            if self._down_since is not None:
+                log.warning("store reachable again after %.1fs", time.monotonic() - self._down_since)
+            self._down_since = None
+            self.reason = ""
+
+
 class Runtime:
     """Holds the components once built, or the one-line reason they are not there yet."""
 
@@ -54,6 +103,7 @@ class Runtime:
         self.settings = settings
         self.components = components
         self.reason = "" if components else STARTING
+        self.health = StoreHealth()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -82,6 +132,8 @@ class Runtime:
         while not self._stop.wait(REFRESH_SECONDS):
             try:
                 self.refresh_if_stale()
+            except StoreUnavailable as exc:  # an outage is logged once, by the health check
+                self.health.failed(exc)
             except QAError as exc:  # keep answering from the index we have
                 log.warning("could not refresh the index: %s", exc)
 
@@ -97,8 +149,9 @@ class Runtime:
                 self._watch()
                 return
             except (StoreUnavailable, NotIngested) as exc:  # may pass: a server starting, an ingest running
+                if str(exc) != self.reason:  # one line per reason, not one per retry
+                    log.warning("not ready (retrying every %gs): %s", RETRY_SECONDS, exc)
                 self.reason = str(exc)
-                log.warning("not ready (retrying every %gs): %s", RETRY_SECONDS, exc)
             except QAError as exc:
                 self.reason = str(exc)
                 log.error("not ready: %s", exc)
