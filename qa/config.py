@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -30,6 +31,9 @@ class Settings(BaseSettings):
     embed_base_url: str = Field("", description="OpenAI-compatible embeddings endpoint.")
     embed_api_key: str = Field("", description="API key for embed_base_url.")
     embed_batch_size: int = Field(64, ge=1)
+    cache_dir: str = Field(
+        "", description="Derived files (the ONNX export of the bundled model); empty = $XDG_CACHE_HOME/qa or ~/.cache/qa."
+    )
     chunk_tokens: int = Field(
         0, ge=0, description="Token budget per chunk; 0 derives it from the model's window."
     )
@@ -63,6 +67,13 @@ class Settings(BaseSettings):
     def max_file_bytes(self) -> int:
         """Return the per-file size limit of ingest in bytes."""
         return int(self.max_file_mb * 1_000_000)
+
+    @property
+    def model_cache(self) -> Path:
+        """Return the folder of exported models: QA_CACHE_DIR/models, by default under the user's cache."""
+        base = Path(self.cache_dir) if self.cache_dir else Path(
+            os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa"
+        return base.expanduser() / "models"
 
     @field_validator("collection")
     @classmethod
