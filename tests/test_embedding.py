@@ -1,6 +1,6 @@
 """The bundled model under ONNX Runtime: the same vectors as the torch model, one pass for a text and
 its sentences, an export cached once and rebuilt when its source or exporter changes, and a query path
-that loads no more than it needs."""
+that imports neither torch nor sentence-transformers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import json
 import logging
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from qa.onnx_export import cached_onnx, is_fresh, read_json, slug, source_digest
 from qa.sentences import split_sentences
 
 SOURCE = Path(resolve_model_path(BUNDLED_MODEL))
+HEAVY = ("torch", "sentence_transformers", "transformers", "sklearn", "openai")
 NON_ASCII = (
     "Café au lait, naïve façade, Zürich's Größe and São Paulo's coração.",
     "Łódź, Kraków and Gdańsk voted; Evika Siliņa spoke in Rīga.",
@@ -183,3 +186,34 @@ def test_source_digest_changes_with_a_file_and_reuses_its_stamps(tmp_path: Path)
     (source / "weights.bin").write_bytes(b"1235")
     os.utime(source / "weights.bin", ns=(1, 1))
     assert source_digest(source, stamps=stamps) != first
+
+
+def imported_heavy(code: str, settings, *, stdin: str = "") -> tuple[subprocess.CompletedProcess, list[str]]:
+    """Return the result of running `code` in a fresh interpreter over the store of `settings`, and the
+    HEAVY modules it imported by the end."""
+    script = (f"import json, sys\ntry:\n    {code}\nfinally:\n"
+              f"    print('\\n' + json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({list(HEAVY)!r}))))")
+    env = {**os.environ, "QA_DATA_DIR": str(settings.data_dir), "QA_COLLECTION": settings.collection}
+    result = subprocess.run([sys.executable, "-c", script], env=env, input=stdin, capture_output=True, text=True,
+                            timeout=300, cwd=settings.data_dir.parent)
+    assert result.returncode == 0, result.stderr
+    return result, json.loads(result.stdout.splitlines()[-1])
+
+
+CLI = "from qa.cli import cli; cli({args!r}, standalone_mode=False)"
+# what `qa serve` runs before it listens: the app, then (in its build thread) the store, model and index
+SERVE = ("from qa.api import create_app; from qa.api.runtime import build_components; from qa.config import "
+         "get_settings; create_app(get_settings()); build_components(get_settings()).retriever.retrieve_hits('x', k=1)")
+
+
+@pytest.mark.parametrize("args", [["status"], ["show", "us-angry-with-macron:1"], ["ask", "Who is Matthew Miller?"],
+                                  ["chat"]])
+def test_query_commands_import_neither_torch_nor_sentence_transformers(args, ingested) -> None:
+    result, heavy = imported_heavy(CLI.format(args=args), ingested.settings, stdin="Who is Matthew Miller?\n")
+    assert heavy == []
+    if args[0] in ("ask", "chat"):
+        assert "Matthew Miller" in result.stdout and result.stderr == "loading the embedding model…\n"
+
+
+def test_server_start_imports_neither_torch_nor_sentence_transformers(ingested) -> None:
+    assert imported_heavy(SERVE, ingested.settings)[1] == []
