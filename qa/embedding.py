@@ -56,7 +56,26 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
-class LocalEmbedding(BaseEmbedding):
+class ModelEmbedding(BaseEmbedding):
+    """A model run in this process: LlamaIndex's query and text embeddings are both `_encode`."""
+
+    def _encode(self, texts: list[str]) -> list[list[float]]:
+        raise NotImplementedError
+
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self._encode([query])[0]
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._get_query_embedding(query)
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self._encode([text])[0]
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return self._encode(texts)
+
+
+class LocalEmbedding(ModelEmbedding):
     """sentence-transformers model on the CPU, loaded without any network access.
 
     LlamaIndex hands the model up to SORT_WINDOW texts at once; sentence-transformers sorts them by
@@ -97,20 +116,8 @@ class LocalEmbedding(BaseEmbedding):
         )
         return vectors.tolist()
 
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self._encode([query])[0]
 
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self._encode([text])[0]
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self._encode(texts)
-
-
-class OnnxEmbedding(BaseEmbedding):
+class OnnxEmbedding(ModelEmbedding):
     """A sentence-transformers model of Transformer, mean pooling and normalization, run by ONNX Runtime
     with `tokenizers` (no torch). As in LocalEmbedding, texts are sorted by length before they are cut
     into batches of `batch_size`, so each batch is padded little."""
@@ -209,18 +216,6 @@ class OnnxEmbedding(BaseEmbedding):
         for i, tokens in self._token_vectors(encodings):
             vectors[i] = tokens.mean(axis=0)
         return _unit(vectors).tolist()
-
-    def _get_query_embedding(self, query: str) -> list[float]:
-        return self._encode([query])[0]
-
-    async def _aget_query_embedding(self, query: str) -> list[float]:
-        return self._get_query_embedding(query)
-
-    def _get_text_embedding(self, text: str) -> list[float]:
-        return self._encode([text])[0]
-
-    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self._encode(texts)
 
 
 def _unit(vectors: np.ndarray) -> np.ndarray:

@@ -107,10 +107,10 @@ def source_digest(source: Path, *, stamps: Path) -> str:
     return digest.hexdigest()
 
 
-def export_onnx(source: Path, target: Path) -> None:
-    """Write the transformer of the model folder `source` to `target` as ONNX with ONNX Runtime's
-    portable graph optimizations applied (via temporary files), after checking its token vectors
-    against torch's on a padded batch."""
+def export_onnx(source: Path, target: Path, *, optimize: bool = True) -> None:
+    """Write the transformer of the model folder `source` to `target` as ONNX, with ONNX Runtime's
+    portable graph optimizations applied unless not to `optimize` (via temporary files), after checking
+    its token vectors against torch's on a padded batch."""
     import torch
 
     model, tokenizer = _torch_model(source)
@@ -129,9 +129,11 @@ def export_onnx(source: Path, target: Path) -> None:
                 opset_version=OPSET, dynamo=False,
             )
             expected = wrapped(*args).numpy()
-        _optimize(raw, optimized)
-        _check_export(optimized, args=[a.numpy() for a in args], expected=expected)
-        os.replace(optimized, target)
+        if optimize:
+            optimize_onnx(raw, optimized)
+            os.replace(optimized, raw)
+        _check_export(raw, args=[a.numpy() for a in args], expected=expected)
+        os.replace(raw, target)
     finally:
         raw.unlink(missing_ok=True)
         optimized.unlink(missing_ok=True)
@@ -157,7 +159,7 @@ def _torch_model(source: Path):
         raise EmbeddingError(f"cannot read the embedding model at {source}: {exc}".splitlines()[0]) from None
 
 
-def _optimize(raw: Path, optimized: Path) -> None:
+def optimize_onnx(raw: Path, optimized: Path) -> None:
     """Save ONNX Runtime's optimized graph of `raw` to `optimized`, so loading it needs no optimizing
     (about 0.1 s of every start). The extended level fuses attention and layer norms without
     hardware-specific layouts, so the file stays valid on any CPU."""
