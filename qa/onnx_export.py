@@ -42,21 +42,32 @@ def cached_onnx(source: Path, *, cache_dir: Path, name: str, force: bool = False
     digest = source_digest(source, stamps=target.with_suffix(".source.json"))
     if not force and is_fresh(target, digest=digest):
         return target
-    try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise EmbeddingError(f"cannot create the model cache {cache_dir} ({exc.strerror}); set QA_CACHE_DIR") from None
+    refused = _identity(target) if force else None
     from filelock import FileLock
 
-    with FileLock(str(target.with_suffix(".lock")), timeout=900):
-        if not force and is_fresh(target, digest=digest):  # another process exported it while we waited
-            return target
-        log.info("exporting %s to ONNX once (about %d s)…", name, EXPORT_SECONDS)
-        started = time.perf_counter()
-        export_onnx(source, target)
-        write_json(target.with_suffix(".json"), manifest_for(target, digest=digest))
-        log.info("exported %s in %.0f s to %s", name, time.perf_counter() - started, target)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(target.with_suffix(".lock")), timeout=900):
+            # another process may have exported it (again) while this one waited for the lock
+            if (not force or _identity(target) != refused) and is_fresh(target, digest=digest):
+                return target
+            log.info("exporting %s to ONNX once (about %d s)…", name, EXPORT_SECONDS)
+            started = time.perf_counter()
+            export_onnx(source, target)
+            write_json(target.with_suffix(".json"), manifest_for(target, digest=digest))
+    except OSError as exc:
+        raise EmbeddingError(f"cannot write the ONNX export to {cache_dir} ({exc.strerror or exc}); "
+                             "set QA_CACHE_DIR to a writable folder") from None
+    log.info("exported %s in %.0f s to %s", name, time.perf_counter() - started, target)
     return target
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
 
 
 def slug(name: str) -> str:
