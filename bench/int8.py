@@ -1,6 +1,6 @@
 """int8 dynamic quantization of the ONNX model against the float one, on SQuAD v1.1 dev, in one run.
 
-    python bench/int8.py [--data ../shared/data/squad-dev-v1.1.json] [--sample 2000] [--seed 0]
+    python bench/int8.py [--data ../shared/data/squad-dev-v1.1.json] [--sample 2000] [--seed 0] [--articles N]
 
 The bundled model is exported again without graph optimizations (quantization needs plain ONNX ops),
 pre-processed and quantized with ONNX Runtime's quantize_dynamic (int8 weights, activations quantized
@@ -71,8 +71,12 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--sample", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--articles", type=int, default=0, help="keep only the first N articles (a quicker run)")
     args = parser.parse_args()
     articles, questions = load_squad(args.data)
+    if args.articles:
+        articles = articles[:args.articles]
+        questions = [q for q in questions if q["article_id"] in {a.id for a in articles}]
     questions = random.Random(args.seed).sample(questions, min(args.sample, len(questions)))
     paragraphs = [p for a in articles for p in a.paragraphs]
     settings = get_settings()
@@ -92,7 +96,7 @@ def main() -> int:
         del row["vectors"]
     summary = {"cosine_to_float32": {"min": float(agreement.min()), "mean": float(agreement.mean())},
                "r1_drop": results["float32"]["recall@1"] - results["int8 dynamic"]["recall@1"]}
-    print(f"\nSQuAD v1.1 dev: {len(paragraphs)} paragraphs, {len(questions)} questions (seed {args.seed})\n")
+    print(f"\nSQuAD v1.1 dev: {len(articles)} articles, {len(paragraphs)} paragraphs, {len(questions)} questions (seed {args.seed})\n")
     print(f"{'model':<14} {'floor s':>8} {'ingest s':>9} {'R@1':>7} {'R@5':>7} {'MiB':>6}")
     for name, row in results.items():
         print(f"{name:<14} {row['floor_seconds']:>8.1f} {row['ingest_seconds']:>9.1f} {row['recall@1']:>7.3f} "
@@ -101,7 +105,7 @@ def main() -> int:
           f"R@1 drop {summary['r1_drop']:+.3f} (adopt only if <= 0.005)")
     out = ROOT / "bench" / "results" / "int8.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"questions": len(questions), "seed": args.seed, "results": results, **summary},
+    out.write_text(json.dumps({"articles": len(articles), "questions": len(questions), "seed": args.seed, "results": results, **summary},
                               indent=2) + "\n", encoding="utf-8")
     return 0
 
