@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from squad import rank_of, recall
+from squad import first_articles, rank_of, recall
 
 from qa.config import BUNDLED_MODEL, get_settings
 from qa.embedding import OnnxEmbedding, build_embedder, resolve_model_path
@@ -73,10 +73,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--articles", type=int, default=0, help="keep only the first N articles (a quicker run)")
     args = parser.parse_args()
-    articles, questions = load_squad(args.data)
-    if args.articles:
-        articles = articles[:args.articles]
-        questions = [q for q in questions if q["article_id"] in {a.id for a in articles}]
+    articles, questions = first_articles(*load_squad(args.data), args.articles)
     questions = random.Random(args.seed).sample(questions, min(args.sample, len(questions)))
     paragraphs = [p for a in articles for p in a.paragraphs]
     settings = get_settings()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from embed_floor import one_pass
-from squad import normalize, rank_of, recall
+from squad import first_articles, normalize, rank_of, recall
 
 from qa.config import get_settings
 from qa.embedding import build_embedder
@@ -79,10 +79,7 @@ def main() -> int:
     parser.add_argument("--store", type=Path, help="keep the embedded store here and reuse it")
     parser.add_argument("--articles", type=int, default=0, help="keep only the first N articles (a quick run)")
     args = parser.parse_args()
-    articles, questions = load_squad(args.data)
-    if args.articles:
-        articles = articles[:args.articles]
-        questions = [q for q in questions if q["article_id"] in {a.id for a in articles}]
+    articles, questions = first_articles(*load_squad(args.data), args.articles)
     by_id = {a.id: a for a in articles}
     settings = get_settings(data_dir=args.store or Path(tempfile.mkdtemp(prefix="qa-late-")), collection="squad")
     model = build_embedder(settings)
