@@ -38,6 +38,15 @@ def recall(ranks: list[int | None], k: int) -> float:
     return sum(1 for r in ranks if r is not None and r < k) / max(1, len(ranks))
 
 
+def first_articles(articles: list[Article], questions: list[dict], count: int) -> tuple[list[Article], list[dict]]:
+    """Return the first `count` articles (all of them when 0) and the questions about them."""
+    if not count:
+        return articles, questions
+    kept = articles[:count]
+    ids = {a.id for a in kept}
+    return kept, [q for q in questions if q["article_id"] in ids]
+
+
 def rank_of(keys: list[str], gold: str) -> int | None:
     return keys.index(gold) if gold in keys else None
 

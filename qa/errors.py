@@ -9,6 +9,7 @@
     ├── StoreUnavailable     Chroma cannot be reached or opened
     ├── NotIngested          the store is empty: run `qa ingest` first
     ├── EmbeddingError       the embedding model cannot be loaded or called
+    │   └── UnreadableModel  a cached ONNX export cannot be loaded (it is exported again)
     ├── LLMError             the configured LLM endpoint failed
     ├── RemoteError          a server under evaluation failed or cannot be reached
     └── BadRequest           a question or request is malformed
@@ -54,6 +55,10 @@ class NotIngested(QAError):
 
 class EmbeddingError(QAError):
     """The embedding model cannot be loaded or called."""
+
+
+class UnreadableModel(EmbeddingError):
+    """A cached ONNX export cannot be loaded (cut short or corrupt)."""
 
 
 class LLMError(QAError):

@@ -4,19 +4,22 @@ failures translated into one-line LLMErrors. The only module that talks to an LL
 from __future__ import annotations
 
 from pathlib import Path
-
-import openai
-from llama_index.core.llms import ChatMessage
-from llama_index.llms.openai_like import OpenAILike
+from typing import TYPE_CHECKING
 
 from qa.config import Settings
 from qa.errors import ConfigError, LLMError
+
+if TYPE_CHECKING:  # openai and its LlamaIndex client take about a second to import: only when asked for
+    import openai
+    from llama_index.core.llms import ChatMessage
 
 
 class ChatModel:
     """A chat model at an OpenAI-compatible endpoint."""
 
     def __init__(self, *, base_url: str, model: str, api_key: str, timeout: float) -> None:
+        from llama_index.llms.openai_like import OpenAILike
+
         self.endpoint = base_url
         self._timeout = timeout
         self._llm = OpenAILike(
@@ -31,6 +34,8 @@ class ChatModel:
 
     def chat(self, messages: list[ChatMessage]) -> str:
         """Return the model's reply text; raise LLMError with a one-line reason when the call fails."""
+        import openai
+
         try:
             response = self._llm.chat(messages)
         except openai.APITimeoutError:

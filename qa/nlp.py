@@ -111,6 +111,10 @@ class Language:
         notes it writes; read from the installed package (or a folder's meta.json) without loading it."""
         return f"{self.name} {_version_of(self.name)}".strip()
 
+    def load(self) -> None:
+        """Load the pipeline now rather than at the first parse."""
+        self._pipeline()
+
     def parse(self, text: str) -> Parse:
         """Return the parse of one text."""
         return self.parse_many([text])[0]
@@ -151,7 +155,7 @@ def _version_of(name: str) -> str:
 
 def load_pipeline(name: str):
     """Return the loaded spaCy pipeline `name`, or raise ConfigError saying how to install it."""
-    log.info("loading the language model %s", name)
+    log.info("loading the language model…")
     spacy = _import_spacy()
     try:
         return spacy.load(name)

@@ -13,7 +13,7 @@ from cli_runner import run
 
 import qa.embedding
 from qa.config import Settings
-from qa.embedding import LocalEmbedding
+from qa.embedding import OnnxEmbedding
 from qa.corpus import load_corpus
 from qa.errors import ConfigError, CorpusError
 from qa.evaluation.alterations import KINDS, alter_claim, build_alterations, corpus_claims
@@ -113,7 +113,7 @@ def test_verifier_runs_its_own_model_whatever_the_answering_embedder(embedder) -
     assert verifier_embedder(weights, settings=same, embedder=lambda: embedder) is embedder
     other = Settings(embed_model="text-embedding-3-small", embed_base_url="http://127.0.0.1:9/v1")
     built = verifier_embedder(weights, settings=other, embedder=lambda: pytest.fail("the answering embedder"))
-    assert isinstance(built, LocalEmbedding) and built.model_name == "all-MiniLM-L6-v2"
+    assert isinstance(built, OnnxEmbedding) and built.model_name == "all-MiniLM-L6-v2"
     vectors = built.get_text_embedding_batch(["The council approved the budget."])
     assert vectors == embedder.get_text_embedding_batch(["The council approved the budget."])
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.config import Settings
-from qa.embedding import LocalEmbedding, resolve_model_path
+from qa.embedding import local_embedder, resolve_model_path
 from qa.errors import ConfigError
 from qa.evaluation.features import FEATURES, Source, claim_sentences, pair_features, read_source
 
@@ -81,7 +81,7 @@ def verifier_embedder(weights: dict, *, settings: Settings, embedder: Callable[[
     model = weights["embed_model"]
     if not settings.embed_base_url and resolve_model_path(settings.embed_model) == resolve_model_path(model):
         return embedder()
-    return LocalEmbedding(model, batch_size=settings.embed_batch_size)
+    return local_embedder(model, settings=settings)
 
 
 def embed_texts(embedder, texts: Sequence[str]) -> dict[str, np.ndarray]:
