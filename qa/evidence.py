@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from qa.annotate import annotate_paragraphs
+from qa.chunking import chunk_header
 from qa.models import Hit, SentenceNotes, Statement
 from qa.nlp import Language
 from qa.question import Question
@@ -178,15 +179,8 @@ class EvidenceScorer:
             if rows and rows[-1][0].end <= len(hit.text):
                 found[hit.key] = (hit.text, [n for n, _ in rows], np.asarray([v for _, v in rows]))
         todo = [h for h in hits if h.key not in found]
-        for hit, notes in zip(todo, self._annotate(todo)):
-            found[hit.key] = (hit.text, notes, np.zeros((0, 1)))
-        texts = [h.text[n.start:n.end] for h in todo for n in found[h.key][1]]
-        vectors = np.asarray(self.embedder.get_text_embedding_batch(texts)) if texts else np.zeros((0, 1))
-        offset = 0
-        for hit in todo:
-            notes = found[hit.key][1]
-            found[hit.key] = (hit.text, notes, vectors[offset:offset + len(notes)])
-            offset += len(notes)
+        for hit, notes, vectors in zip(todo, *self._annotate_and_embed(todo)):
+            found[hit.key] = (hit.text, notes, vectors)
         with self._lock:
             for key in keys:
                 self._cache[key] = found[key]
@@ -194,6 +188,24 @@ class EvidenceScorer:
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return [(found[k][1], found[k][2]) for k in keys]
+
+    def _annotate_and_embed(self, hits: list[Hit]) -> tuple[list[list[SentenceNotes]], list[np.ndarray]]:
+        """Return notes and sentence vectors for paragraphs the store holds none for, embedded as ingest
+        does: pooled from the pass over the titled paragraph when the embedder can, else one by one."""
+        notes = self._annotate(hits)
+        if hasattr(self.embedder, "embed_with_spans") and hits:
+            heads = [f"{chunk_header(h.title)}\n" for h in hits]
+            _, pooled = self.embedder.embed_with_spans(
+                [head + h.text for head, h in zip(heads, hits)],
+                [[(len(head) + n.start, len(head) + n.end) for n in own] for head, own in zip(heads, notes)])
+            return notes, [np.asarray(v) if v else np.zeros((0, 1)) for v in pooled]
+        texts = [h.text[n.start:n.end] for h, own in zip(hits, notes) for n in own]
+        flat = np.asarray(self.embedder.get_text_embedding_batch(texts)) if texts else np.zeros((0, 1))
+        out, offset = [], 0
+        for own in notes:
+            out.append(flat[offset:offset + len(own)])
+            offset += len(own)
+        return notes, out
 
     def _annotate(self, hits: list[Hit]) -> list[list[SentenceNotes]]:
         """Return notes for paragraphs the store holds none for, each read on its own (a pronoun

@@ -185,24 +185,58 @@ def article_notes(articles: list[Article], *, language: Language) -> list[list[t
     return out
 
 
+def embed_articles(embedder, articles: list[tuple[Article, list[Chunk], list[str], list[tuple[int, SentenceNotes]]]]
+                   ) -> list[tuple[list, list[float], list]]:
+    """Return, per article, its chunks' vectors, its title's and its sentences'. With an embedder that
+    pools spans from a text's own pass (qa.embedding), each chunk is embedded once and the sentences
+    it holds whole are pooled from that pass; a sentence no chunk holds whole is embedded alone, and
+    any other embedder embeds every sentence alone."""
+    pooled = hasattr(embedder, "embed_with_spans")
+    texts, spans, place, alone = [], [], [], []  # place: per sentence, (text index, span index) or None
+    for article, chunks, chunk_texts, sentences in articles:
+        first = len(texts)
+        texts += [*chunk_texts, article.title]
+        spans += [[] for _ in range(len(chunk_texts) + 1)]
+        for number, note in sentences:
+            holder = next((i for i, c in enumerate(chunks) if c.paragraph == number
+                           and c.start <= note.start and note.end <= c.end), None) if pooled else None
+            if holder is None:
+                place.append(None)
+                alone.append(article.paragraph(number)[note.start:note.end])
+                continue
+            chunk, lead = chunks[holder], len(chunk_texts[holder]) - len(chunks[holder].text)
+            spans[first + holder].append((lead + note.start - chunk.start, lead + note.end - chunk.start))
+            place.append((first + holder, len(spans[first + holder]) - 1))
+    if pooled:
+        text_vectors, span_vectors = embedder.embed_with_spans(texts, spans)
+        lone = iter(embedder.get_text_embedding_batch(alone) if alone else [])
+    else:
+        everything = iter(embedder.get_text_embedding_batch([*texts, *alone]))
+        text_vectors = [next(everything) for _ in texts]
+        lone, span_vectors = everything, None
+    out, offset, at = [], 0, 0
+    for article, chunks, chunk_texts, sentences in articles:
+        own = text_vectors[offset:offset + len(chunk_texts) + 1]
+        offset += len(chunk_texts) + 1
+        sentence_vectors = [next(lone) if p is None else span_vectors[p[0]][p[1]] for p in place[at:at + len(sentences)]]
+        at += len(sentences)
+        out.append((own[:-1], own[-1], sentence_vectors))
+    return out
+
+
 def _flush(pending: list, *, store: Store, embedder, language: Language, root: str,
            progress: Callable[[int], None] | None) -> None:
     """Parse and embed the pending articles in one batch each, then write them in one group."""
     if not pending:
         return
     notes = article_notes([article for article, *_ in pending], language=language)
-    texts = []
-    for (article, _, chunk_texts), sentences in zip(pending, notes):
-        texts.append([*chunk_texts, article.title,
-                      *(article.paragraph(n)[s.start:s.end] for n, s in sentences)])
-    vectors = embedder.get_text_embedding_batch([t for group in texts for t in group])
-    writes, offset = [], 0
-    for (article, chunks, _), sentences, group in zip(pending, notes, texts):
-        own = vectors[offset:offset + len(group)]
-        offset += len(group)
-        writes.append(ArticleWrite(article, chunks, embeddings=own[:len(chunks)], title_embedding=own[len(chunks)],
-                                   sentences=sentences, sentence_embeddings=own[len(chunks) + 1:],
-                                   root=root, nlp=notes_tag(language)))
+    vectors = embed_articles(embedder, [(article, chunks, texts, sentences)
+                                        for (article, chunks, texts), sentences in zip(pending, notes)])
+    writes = [ArticleWrite(article, chunks, embeddings=chunk_vectors, title_embedding=title_vector,
+                           sentences=sentences, sentence_embeddings=sentence_vectors, root=root,
+                           nlp=notes_tag(language))
+              for (article, chunks, _), sentences, (chunk_vectors, title_vector, sentence_vectors)
+              in zip(pending, notes, vectors)]
     store.put_articles(writes)
     if progress:
         progress(len(writes))

@@ -70,6 +70,7 @@ class MemoizedEmbedder:
     def __init__(self, model) -> None:
         self.model = model
         self._vectors: dict[str, list[float]] = {}
+        self._pooled: dict[tuple, tuple[list[float], list[list[float]]]] = {}
 
     @property
     def window(self) -> int:
@@ -82,6 +83,15 @@ class MemoizedEmbedder:
         if missing:
             self._vectors.update(zip(missing, self.model.get_text_embedding_batch(missing, **kwargs)))
         return [self._vectors[t] for t in texts]
+
+    def embed_with_spans(self, texts: list[str], spans_per_text: list[list[tuple[int, int]]]) -> tuple[list, list]:
+        """Return the model's text and pooled span vectors, running it only on (text, spans) not seen before."""
+        keys = [(t, tuple(map(tuple, s))) for t, s in zip(texts, spans_per_text)]
+        missing = [k for k in dict.fromkeys(keys) if k not in self._pooled]
+        if missing:
+            vectors, pooled = self.model.embed_with_spans([t for t, _ in missing], [list(s) for _, s in missing])
+            self._pooled.update(zip(missing, zip(vectors, pooled)))
+        return [self._pooled[k][0] for k in keys], [self._pooled[k][1] for k in keys]
 
     def known(self) -> dict[str, list[float]]:
         """Return every text embedded so far with its vector, as plain floats."""

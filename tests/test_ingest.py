@@ -40,6 +40,12 @@ class CountingEmbedder:
     def get_query_embedding(self, query: str) -> list[float]:
         return self.inner.get_query_embedding(query)
 
+    def embed_with_spans(self, texts: list[str], spans_per_text: list) -> tuple[list, list]:
+        self.calls += 1
+        self.texts.extend(texts)
+        self.spans = getattr(self, "spans", 0) + sum(len(s) for s in spans_per_text)
+        return self.inner.embed_with_spans(texts, spans_per_text)
+
     def get_text_embedding_batch(self, texts: list[str], **kwargs) -> list[list[float]]:
         self.calls += 1
         self.texts.extend(texts)
@@ -83,7 +89,8 @@ def test_first_ingest_adds_both_seed_articles_and_embeds_every_chunk(settings: S
 
     assert (report.added, report.updated, report.removed, report.unchanged) == (SEED_IDS, [], [], [])
     assert report.chunks == 25
-    assert len(counting.texts) == 25 + 2 + 40  # every chunk, each article's title, every sentence
+    assert len(counting.texts) == 25 + 2  # every chunk and each article's title, once
+    assert counting.spans == 40  # every sentence pooled from its chunk's pass
     assert store.counts() == SEED_COUNTS
     assert open_store(settings).counts() == SEED_COUNTS  # a new client sees what was written
 
@@ -115,10 +122,10 @@ def test_editing_one_article_reembeds_only_that_article(settings: Settings, corp
         [], ["us-angry-with-macron"], [], ["macron-troops-remark-irks-us"]
     )
     assert report.chunks == 8
-    assert len(counting.texts) == 8 + 1 + 17  # its chunks, its title, its sentences
+    assert (len(counting.texts), counting.spans) == (8 + 1, 17)  # its chunks and title; its sentences pooled
     assert sum(text.startswith("US angry with Macron – Bloomberg\n") for text in counting.texts) == 8
-    assert "The Kremlin declined to comment." in counting.texts
-    assert not set(counting.texts) & set(sentence_texts(store.get_article(SEED_IDS[0])))
+    assert "US angry with Macron – Bloomberg\nThe Kremlin declined to comment." in counting.texts
+    assert not {t.split("\n", 1)[-1] for t in counting.texts} & set(store.get_article(SEED_IDS[0]).paragraphs)
     assert store.counts() == {"articles": 2, "paragraphs": 26, "chunks": 26, "sentences": 41}
     assert store.get_article("us-angry-with-macron").paragraph(8) == "The Kremlin declined to comment."
 
@@ -379,7 +386,7 @@ def test_answering_ranks_sentences_with_the_vectors_and_notes_ingest_stored(seed
     computed = EvidenceScorer(from_model, seeded.retriever.idf, language=language).score(question, QUESTION, hits)
 
     assert from_store.texts == []  # nothing embedded at question time
-    assert len(from_model.texts) == sum(len(e.sentences) for e in computed) > 0
+    assert len(from_model.texts) == len(hits) and from_model.spans == sum(len(e.sentences) for e in computed) > 0
     assert [[(s.start, s.end) for s in e.sentences] for e in stored] == [[(s.start, s.end) for s in e.sentences]
                                                                          for e in computed]
     assert np.allclose([s.dense for e in stored for s in e.sentences], [s.dense for e in computed for s in e.sentences],
@@ -395,7 +402,7 @@ def test_a_paragraph_without_stored_sentences_is_parsed_and_embedded_when_asked(
 
     scored = scorer.score(read_question(language.parse(QUESTION)), QUESTION, hits)
 
-    assert len(counting.texts) == sum(len(e.sentences) for e in scored) > 0
+    assert len(counting.texts) == 2 and counting.spans == sum(len(e.sentences) for e in scored) > 0
     assert all(s.notes.end > s.notes.start for e in scored for s in e.sentences)
 
 
