@@ -78,6 +78,7 @@ def _gazetteer() -> dict[str, frozenset[str]]:
     return {alias: frozenset(places) for alias, places in names.items()}
 
 
+@lru_cache(maxsize=65536)
 def places_named(name: str) -> frozenset[str]:
     """Return the places a name or demonym stands for ("Slovak" -> {slovakia}; "Baltic" -> the
     three Baltic states; "Kiev" -> {ukraine}), or an empty set for a name the gazetteer lacks."""
