@@ -1,5 +1,6 @@
-"""The pipeline as LlamaIndex's query and chat engines, the public `qa` surface, and LlamaIndex's
-FaithfulnessEvaluator on our responses (the one fake: the LLM, at the protocol level)."""
+"""The pipeline as LlamaIndex's query and chat engines, the public `qa` surface, `qa eval run --engine`
+on the LlamaIndex starter pipeline and on our own engine, and LlamaIndex's FaithfulnessEvaluator on our
+responses (the one fake: the LLM, at the protocol level)."""
 
 from __future__ import annotations
 
@@ -255,6 +256,69 @@ def test_ingest_path_again_embeds_nothing(tmp_path: Path) -> None:
     again = qa.ingest_path(ROOT / "corpus", data_dir=tmp_path / "data")
 
     assert (again.added, again.updated, again.chunks, len(again.unchanged)) == ([], [], 0, 2)
+
+
+# qa eval run --engine ----------------------------------------------------------------------------------
+
+def few_questions(tmp_path: Path) -> Path:
+    """Return a question set of seed rows: answerable, unanswerable and follow-ups."""
+    rows = [json.loads(line) for line in SEED_SET.read_text(encoding="utf-8").splitlines()]
+    chosen = rows[:6] + [r for r in rows if not r["answerable"]][:3] + [r for r in rows if r.get("history")][:3]
+    path = tmp_path / "few.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in chosen), encoding="utf-8")
+    return path
+
+
+def test_eval_run_engine_on_our_engine_reports_what_our_own_run_reports(ingested, tmp_path: Path) -> None:
+    dataset, env = few_questions(tmp_path), env_for(ingested.settings)
+    own = run(["eval", "run", "--dataset", str(dataset), "--out", str(tmp_path / "own")], env)
+    through = run(["eval", "run", "--dataset", str(dataset), "--out", str(tmp_path / "engine"),
+                   "--engine", "qa.engine:open_engine"], env)
+
+    assert own.exit_code == 0 and through.exit_code == 0, through.output
+    a, b = (json.loads((tmp_path / name / "report.json").read_text(encoding="utf-8")) for name in ("own", "engine"))
+    assert b["items"] == a["items"]
+    assert {n: m["value"] for n, m in b["metrics"].items()} == {n: m["value"] for n, m in a["metrics"].items()}
+    assert b["system"]["engine"] == "qa.engine:open_engine" and b["system"]["engine_type"] == "qa.engine.CitedQueryEngine"
+    assert "follow-up" not in through.output
+
+
+def test_eval_run_engine_on_the_llamaindex_starter_pipeline(ingested, tmp_path: Path) -> None:
+    dataset = few_questions(tmp_path)
+    result = run(["eval", "run", "--dataset", str(dataset), "--out", str(tmp_path / "starter"),
+                  "--engine", "qa.evaluation.baseline:starter_engine"], env_for(ingested.settings))
+
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "starter" / "report.json").read_text(encoding="utf-8"))
+    items, metrics = report["items"], report["metrics"]
+    assert report["system"]["engine_type"].endswith("RetrieverQueryEngine")
+    assert all(i["answerable"] and len(i["citations"]) == 2 for i in items)  # top 2, never refuses
+    assert all(c["article_id"] and c["paragraph"] for i in items for c in i["citations"])
+    assert metrics["citation_recall"]["value"] == 0.0  # no [n] markers: every claim is uncited
+    assert metrics["faithfulness"]["value"] >= 0.9  # it quotes what it retrieved
+    assert metrics["refusal_accuracy"]["value"] == pytest.approx(9 / 12)  # the 3 unanswerable ones are answered
+    assert "3 follow-up question(s) asked without their earlier turns: RetrieverQueryEngine has no " \
+           "as_chat_engine(), so follow-ups were asked alone" in result.output
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("qa.engine", "--engine 'qa.engine': expected MODULE:FACTORY, e.g. qa.engine:open_engine"),
+    ("no_such_module:make", "--engine no_such_module:make: cannot load it (ModuleNotFoundError: "
+                            "No module named 'no_such_module')"),
+    ("qa.config:get_settings", "--engine qa.config:get_settings: returned a Settings, which has no query()"),
+])
+def test_eval_run_with_an_unusable_engine_says_why_in_one_line(tmp_path: Path, spec: str, message: str) -> None:
+    result = run(["eval", "run", "--dataset", str(SEED_SET), "--out", str(tmp_path), "--engine", spec], {})
+
+    assert result.exit_code == 1
+    assert result.output == f"error: {message}\n"
+
+
+def test_eval_run_takes_api_or_engine_not_both(tmp_path: Path) -> None:
+    result = run(["eval", "run", "--dataset", str(SEED_SET), "--out", str(tmp_path), "--engine", "qa.engine:open_engine",
+                  "--api", "http://127.0.0.1:9"], {})
+
+    assert (result.exit_code, result.output) == (1, "error: give --api or --engine, not both\n")
 
 
 # LlamaIndex's own evaluator beside ours ----------------------------------------------------------------
