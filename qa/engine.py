@@ -1,5 +1,5 @@
 """The answering pipeline as LlamaIndex's own types: a query engine and a chat engine over the same
-stages the CLI and the API answer with (`answer_question`, `answer_conversation`), nothing beside them.
+stages the CLI and the API answer with (`answer_conversation` over `answer_question`), nothing beside them.
 
     engine = open_engine()                    # QA_* settings, keyword overrides on top
     response = engine.query("Who is Matthew Miller?")
@@ -39,7 +39,7 @@ from llama_index.core.chat_engine.utils import aresponse_gen_from_query_engine, 
 from llama_index.core.schema import NodeRelationship, NodeWithScore, QueryBundle, RelatedNodeInfo, TextNode
 from llama_index.core.tools import ToolOutput
 
-from qa.answer import Pipeline, answer_question
+from qa.answer import Pipeline
 from qa.assembly import Assembly
 from qa.chat import answer_conversation
 from qa.config import get_settings
@@ -64,10 +64,9 @@ class CitedQueryEngine(BaseQueryEngine):
         super().__init__(callback_manager=callback_manager)
 
     def answer(self, question: str, history: Sequence[str] = ()) -> Answer:
-        """Return the pipeline's Answer to `question` after the earlier user questions in `history`."""
-        if history:
-            return answer_conversation(question, list(history), pipeline=self.pipeline, k=self.k, filters=self.filters)
-        return answer_question(question, pipeline=self.pipeline, k=self.k, filters=self.filters)
+        """Return the pipeline's Answer to `question` after the earlier user questions in `history`, as
+        `qa ask` and `qa chat` answer it."""
+        return answer_conversation(question, list(history), pipeline=self.pipeline, k=self.k, filters=self.filters)
 
     def as_chat_engine(self, chat_history: Sequence[ChatMessage] | None = None) -> CitedChatEngine:
         """Return a chat engine over the same stages, with its own chat history."""
