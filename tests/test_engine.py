@@ -36,6 +36,7 @@ SPOKESMAN = "Who is the State Department spokesman who responded to Bloomberg's 
 NEXT = "What did he say next?"
 OFF_TOPIC = "Which team won the 2024 Super Bowl?"
 NODE_KEYS = {"marker", "article_id", "title", "paragraph", "quote", "start", "end", "outlet", "date"}
+QUOTED_TEXT = "Matthew Miller said he did not know what Macron meant. I don't know, he said."
 CONTRACT_KEYS = {"answerable", "citations", "short_answer", "nearest", "flags", "confidence", "retrieved", "query"}
 
 
@@ -299,6 +300,54 @@ def test_eval_run_engine_on_the_llamaindex_starter_pipeline(ingested, tmp_path: 
     assert metrics["refusal_accuracy"]["value"] == pytest.approx(9 / 12)  # the 3 unanswerable ones are answered
     assert "3 follow-up question(s) asked without their earlier turns: RetrieverQueryEngine has no " \
            "as_chat_engine(), so follow-ups were asked alone" in result.output
+
+
+OWN_ENGINE = """
+from llama_index.core.base.response.schema import Response
+from llama_index.core.query_engine import CustomQueryEngine
+from llama_index.core.schema import NodeWithScore, TextNode
+
+QUOTED = "Matthew Miller said he did not know what Macron meant. I don't know, he said."
+
+
+class Canned(CustomQueryEngine):
+    def custom_query(self, query_str):
+        nodes = [NodeWithScore(node=TextNode(id_="memo", text=QUOTED), score=1.0),
+                 NodeWithScore(node=TextNode(id_="other", text="Paris is in France."), score=0.5)]
+        if "Paris" in query_str:
+            return Response("The context does not contain the answer.", source_nodes=nodes)
+        if "quote" in query_str:
+            return Response(QUOTED, source_nodes=nodes)
+        return Response("Matthew Miller said he did not know what Macron meant [1]. Paris is in France [1].",
+                        source_nodes=nodes)
+
+
+def make():
+    return Canned()
+"""
+
+
+def test_eval_run_engine_takes_a_users_engine_from_the_working_directory(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "canned_engine.py").write_text(OWN_ENGINE, encoding="utf-8")
+    rows = [{"id": "marked", "question": "What did Miller say?", "answerable": True, "expected_answer": ["Macron"]},
+            {"id": "quoted", "question": "Give the quote.", "answerable": True},
+            {"id": "declined", "question": "Where is Paris?", "answerable": False},
+            {"id": "follow-up", "question": "And then?", "history": ["What did Miller say?"], "answerable": True}]
+    dataset = tmp_path / "own.jsonl"
+    dataset.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+
+    result = run(["eval", "run", "--dataset", str(dataset), "--out", str(tmp_path / "out"), "--engine",
+                  "canned_engine:make"], {"QA_DATA_DIR": str(tmp_path / "data")})
+
+    assert result.exit_code == 0, result.output
+    items = {i["id"]: i for i in json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))["items"]}
+    assert [c["text"] for c in items["marked"]["citations"]] == [QUOTED_TEXT, "Paris is in France."]
+    assert [(c["text"], c["supported"]) for c in items["marked"]["claims"]][1] == ("Paris is in France.", False)
+    assert items["marked"]["citation_recall"] == 0.5  # [1] does not say where Paris is
+    assert items["quoted"]["answerable"] is True  # "I don't know" is the quoted passage's, not the engine's
+    assert (items["declined"]["answerable"], items["declined"]["refusal_correct"]) == (False, True)
+    assert "1 follow-up question(s) asked without their earlier turns: Canned has no as_chat_engine()" in result.output
 
 
 @pytest.mark.parametrize(("spec", "message"), [

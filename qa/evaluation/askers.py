@@ -116,14 +116,26 @@ class EngineAsker:
                               "title": meta.get("title", ""), "paragraph": meta.get("paragraph", 0), "text": body,
                               "quote": meta.get("quote", "")})
         answerable = metadata.get("answerable")
-        if not isinstance(answerable, bool):  # an engine that does not say: a refusal is an empty or declining text
-            answerable = text.strip() not in ("", "Empty Response", "None") and not is_refusal(text)
+        if not isinstance(answerable, bool):  # an engine that does not say
+            answerable = not _declines(text, [c["text"] for c in citations])
         retrieved = metadata.get("retrieved")  # what the engine considered, when it says (ours does)
         if not (isinstance(retrieved, list) and all(isinstance(r, str) for r in retrieved)):
             retrieved = list(dict.fromkeys(keys))
         return {"question": question, "answer": text, "answerable": answerable, "citations": citations,
                 "retrieved": retrieved, "nearest": metadata.get("nearest") or [],
                 "short_answer": metadata.get("short_answer")}
+
+
+def _declines(text: str, contexts: list[str]) -> bool:
+    """Return True when a response is empty or declines to answer in its own words: what it quotes of
+    its contexts is left out first, so a quoted passage saying "I don't know" is not a refusal."""
+    if text.strip() in ("", "Empty Response", "None"):  # LlamaIndex's reply when nothing was retrieved
+        return True
+    own = text
+    for context in sorted(contexts, key=len, reverse=True):
+        if context.strip():
+            own = own.replace(context.strip(), " ")
+    return bool(own.strip()) and is_refusal(own)
 
 
 def _read_response(response: Any) -> tuple[str, list, dict]:
