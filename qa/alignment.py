@@ -1,0 +1,369 @@
+"""Sentence frames for claim-to-source alignment: what a sentence says, by role; pure, over qa.nlp parses.
+
+A frame holds a sentence's predicates (verb lemma with its particle, negated or not, the logical
+subject and objects: a passive's agent is its subject, its subject an object) and its facts
+(numbers, dates, names, places), each with the role it plays: the lemma it hangs on and, for the
+arguments of a predicate, which argument it is. Words are compared through keys that let a
+rephrasing through: a demonym and its country ("German", "Germany"), a number however written
+("1,200,000", "twenty"), a month abbreviated ("Feb."), a person by surname (qa.structure.name_keys).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from qa.lexicon import approximations, places_named, speech_verbs
+from qa.nlp import Parse, Token, words_of
+from qa.structure import name_keys
+from qa.terms import STOPWORDS, stem
+
+CONTENT = frozenset({"NOUN", "PROPN", "VERB", "ADJ", "ADV", "NUM"})
+LIGHT = frozenset({"be", "have", "do", "get", "make", "go", "also", "then", "there", "so", "very", "s", "'s"})
+NAME_LABELS = frozenset({"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC", "EVENT", "PRODUCT", "WORK_OF_ART", "LAW"})
+NUMBER_LABELS = frozenset({"CARDINAL", "MONEY", "PERCENT", "QUANTITY"})
+DATE_LABELS = frozenset({"DATE", "TIME"})
+SUBJECT_DEPS = frozenset({"nsubj", "csubj", "agent_pobj"})
+OBJECT_DEPS = frozenset({"dobj", "nsubjpass", "attr", "oprd", "dative", "ccomp", "xcomp"})
+NEGATIONS = frozenset({"not", "n't", "never", "no", "none", "nobody", "nothing", "neither", "nor", "without"})
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december")
+_NUMBER_WORDS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split())}
+_NUMBER_WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
+                      "ninety": 90, "dozen": 12})
+_SCALES = {"hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12, "m": 1e6, "bn": 1e9}
+_DIGITS = re.compile(r"^\$?(\d+(?:[.,]\d+)*)(?:st|nd|rd|th|s)?%?$")
+UNKNOWN = frozenset({"unk", "<unk>"})  # a summariser's unknown word stands for nothing
+REGION = 3  # a word naming more places than this names a region ("European"), not a place
+_YEAR = re.compile(r"^(1[5-9]\d\d|20\d\d)s?$")
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A number, date, name or place of a sentence and the role it plays there."""
+
+    kind: str  # "number", "date", "name", "place"
+    text: str  # as written
+    keys: frozenset[str]  # what must match: values, date parts ("month:february"), name words, places
+    head: str  # lemma of the word it hangs on, outside itself
+    role: str  # "subject:criticize", "object:send", or its dependency label ("nummod", "pobj:in")
+    first: int  # token range in the parse
+    last: int
+
+
+@dataclass(frozen=True)
+class Predicate:
+    """A verb of a sentence: its lemmas (with particle, "rule out"), polarity and logical arguments."""
+
+    lemmas: frozenset[str]
+    negated: bool
+    subject: tuple[frozenset[str], ...]  # keys of each content word of its logical subject
+    objects: tuple[frozenset[str], ...]  # keys of each content word of its objects and complements
+    token: int
+    text: str  # the words from the subject to the verb, for a reason ("is not going to send")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One sentence read for alignment: its content keys, predicates and facts."""
+
+    parse: Parse
+    span: tuple[int, int]
+    text: str
+    keys: frozenset[str]  # every content word's keys
+    content: tuple[frozenset[str], ...]  # keys of each content word, in order
+    words: frozenset[str]  # lower-cased words as written
+    predicates: tuple[Predicate, ...]
+    facts: tuple[Fact, ...]
+    phrases: tuple[frozenset[str], ...]  # keys of each noun phrase (a noun or name with what hangs on it)
+
+
+def read_frames(parse: Parse) -> list[Frame]:
+    """Return the frame of each sentence of a parse."""
+    return [read_frame(parse, span) for span in parse.sentences]
+
+
+def read_frame(parse: Parse, span: tuple[int, int]) -> Frame:
+    """Return the frame of the sentence spanning tokens `span` of `parse`."""
+    tokens = parse.tokens[span[0]:span[1]]
+    content = tuple(token_keys(t) for t in tokens if _is_content(t))
+    facts = tuple(_facts(parse, span))
+    keys = {k for keys in content for k in keys} | {k for f in facts if f.kind != "name" for k in f.keys}
+    return Frame(parse=parse, span=span, text=words_of(parse, *span), keys=frozenset(keys), content=content,
+                 words=frozenset(plain_word(t.text) for t in tokens),
+                 predicates=tuple(_predicates(parse, span)), facts=facts,
+                 phrases=tuple(frozenset(k for keys in _phrase_keys(parse, t.i) for k in keys)
+                               for t in tokens if t.pos in ("NOUN", "PROPN")))
+
+
+def plain_word(text: str) -> str:
+    """Return a word lower-cased, with curly apostrophes straight and a possessive dropped."""
+    word = text.lower().replace("’", "'").strip(".,")
+    return word[:-2] if word.endswith("'s") and len(word) > 2 else word
+
+
+def _is_content(token: Token) -> bool:
+    return token.pos in CONTENT and token.lemma not in LIGHT and token.lemma not in STOPWORDS and any(
+        c.isalnum() for c in token.text)
+
+
+def token_keys(token: Token) -> frozenset[str]:
+    """Return the keys a word matches by: its lemma and stem, its places, its value, its month, and
+    one key for every neutral verb of saying and every approximation ("about", "approximately")."""
+    lemma = token.lemma.strip(".").lower()
+    keys = {lemma, stem(lemma)}
+    keys |= {f"place:{p}" for p in places_of(token.text)}
+    value = number_value(token.text)
+    if value is not None:
+        keys.add(f"num:{value:g}")
+    month = month_of(lemma)
+    if month:
+        keys.add(f"month:{month}")
+    if lemma in reporting_verbs() or lemma == "accord":
+        keys.add("~say")
+    if lemma in approximations():
+        keys.add("~approx")
+    return frozenset(keys)
+
+
+def places_of(name: str) -> frozenset[str]:
+    """Return the places a name or demonym stands for, none for a region's ("European": its lemma
+    is what a rephrasing must keep, or "Berlin" would match it through Germany)."""
+    places = places_named(name)
+    return places if len(places) <= REGION else frozenset()
+
+
+@lru_cache(maxsize=1)
+def reporting_verbs() -> frozenset[str]:
+    """Return the verbs of saying that only report (say, state, add...): speech verbs with no opposite."""
+    from qa.lexicon import opposites
+
+    stance = set(opposites())
+    return frozenset(v for v in speech_verbs() if v not in stance and " " not in v)
+
+
+def number_value(text: str) -> float | None:
+    """Return the value a number word or figure stands for ("1,200,000", "twenty", "26th"), else None."""
+    word = text.lower().strip()
+    if word in _NUMBER_WORDS:
+        return float(_NUMBER_WORDS[word])
+    match = _DIGITS.match(word)
+    if not match:
+        return None
+    digits = match.group(1)
+    if re.fullmatch(r"\d{1,3}(,\d{3})+", digits):
+        digits = digits.replace(",", "")
+    try:
+        return float(digits.replace(",", "."))
+    except ValueError:
+        return None
+
+
+def month_of(word: str) -> str:
+    """Return the month a word names ("Feb", "february"), or ""."""
+    word = word.lower().strip(".")
+    if len(word) < 3:
+        return ""
+    return next((m for m in MONTHS if m.startswith(word) and (len(word) >= 3 and (word == m or len(word) <= 4))), "")
+
+
+def _predicates(parse: Parse, span: tuple[int, int]) -> list[Predicate]:
+    found = []
+    for token in parse.tokens[span[0]:span[1]]:
+        if token.pos not in ("VERB", "AUX") or (token.pos == "AUX" and token.dep not in ("ROOT", "ccomp", "conj")):
+            continue
+        lemmas = {token.lemma} | _phrasal(parse, token)
+        subject: list[frozenset[str]] = []
+        objects: list[frozenset[str]] = []
+        for child in parse.children(token.i):
+            if child.dep in ("prt", "acomp", "oprd") or (child.dep == "ccomp" and child.pos == "ADJ"):
+                lemmas.add(f"{token.lemma} {child.lemma}")
+            if child.dep in ("nsubj", "csubj"):
+                subject += _phrase_keys(parse, child.i)
+            elif child.dep == "agent":
+                for grand in parse.children(child.i):
+                    subject += _phrase_keys(parse, grand.i)
+            elif child.dep in OBJECT_DEPS and child.dep not in ("ccomp", "xcomp"):
+                objects += _phrase_keys(parse, child.i)
+        if not subject and token.dep in ("xcomp", "conj", "advcl") and token.head != token.i:
+            subject = list(next((p.subject for p in found if p.token == token.head), ()))
+        found.append(Predicate(frozenset(lemmas), polarity(parse, token.i), tuple(subject), tuple(objects),
+                               token.i, _predicate_text(parse, token)))
+    return found
+
+
+def _phrasal(parse: Parse, token: Token) -> set[str]:
+    """Return the phrasal verbs of the lexicons a verb makes with a word it heads, however far
+    ("keep the option ... open": "keep open")."""
+    from qa.lexicon import opposites
+
+    known = set(opposites()) | speech_verbs()
+    first, last = parse.subtree(token.i)
+    return {f"{token.lemma} {t.lemma}" for t in parse.tokens[first:last]
+            if t.i != token.i and t.pos in ("ADP", "ADJ", "ADV", "PART") and f"{token.lemma} {t.lemma}" in known}
+
+
+def _phrase_keys(parse: Parse, index: int) -> list[frozenset[str]]:
+    first, last = parse.subtree(index)
+    return [token_keys(t) for t in parse.tokens[first:last] if _is_content(t)]
+
+
+def argument_keys(predicate: Predicate) -> frozenset[str]:
+    """Return every key of a predicate's arguments."""
+    return frozenset(k for keys in (*predicate.subject, *predicate.objects) for k in keys)
+
+
+def _predicate_text(parse: Parse, token: Token) -> str:
+    """Return the verb with its auxiliaries and negation, as written ("is not going to send"), and
+    an argument "no" negates ("has no plans", "no general decision has been made")."""
+    near = [c.i for c in parse.children(token.i) if c.dep in ("aux", "auxpass", "neg") and c.i < token.i]
+    first, last = min([*near, token.i]), token.i + 1
+    if last < len(parse.tokens) and parse.tokens[last].dep == "prt" and parse.tokens[last].head == token.i:
+        last += 1  # "rule out"
+    for child in parse.children(token.i):
+        if any(g.dep == "det" and g.lemma == "no" for g in parse.children(child.i)):
+            first, last = min(first, parse.subtree(child.i)[0]), max(last, child.i + 1)
+    return words_of(parse, first, last)
+
+
+def polarity(parse: Parse, index: int) -> bool:
+    """Return True when the verb at `index` is negated: by "not" or "never", by "no" on one of its
+    arguments ("no decision has been made", "has no plans"), or through a negated verb it is the
+    complement of ("is not going to send")."""
+    negated = False
+    seen = set()
+    while index not in seen:
+        seen.add(index)
+        token = parse.tokens[index]
+        negated ^= _own_negation(parse, index)
+        if token.dep not in ("xcomp",) or token.head == index:
+            break
+        index = token.head
+    return negated
+
+
+def _own_negation(parse: Parse, index: int) -> bool:
+    for child in parse.children(index):
+        if child.dep == "neg" or child.lemma in ("never",):
+            return True
+        if child.dep in ("nsubj", "nsubjpass", "dobj", "attr") and (
+                child.lemma in ("nothing", "nobody", "none", "no one")
+                or any(g.dep == "det" and g.lemma == "no" for g in parse.children(child.i))):
+            return True
+    return False
+
+
+def _facts(parse: Parse, span: tuple[int, int]) -> list[Fact]:
+    found: list[Fact] = []
+    covered: set[int] = set()
+    for entity in parse.entities_in(*span):
+        fact = _entity_fact(parse, entity.first, entity.last, entity.label)
+        if fact is not None:
+            found.append(fact)
+            covered.update(range(entity.first, entity.last))
+    for token in parse.tokens[span[0]:span[1]]:
+        if token.i in covered:
+            continue
+        if token.pos == "NUM":
+            fact = _entity_fact(parse, token.i, token.i + 1, "CARDINAL")
+        elif token.pos in ("PROPN", "ADJ") and places_of(token.text):
+            fact = _entity_fact(parse, token.i, token.i + 1, "GPE")
+        else:
+            continue
+        if fact is not None:
+            found.append(fact)
+    return sorted(found, key=lambda f: f.first)
+
+
+def _entity_fact(parse: Parse, first: int, last: int, label: str) -> Fact | None:
+    """Return the fact tokens [first, last) state, or None when they state nothing checkable."""
+    tokens = parse.tokens[first:last]
+    text = words_of(parse, first, last)
+    kind, keys = _fact_keys(text, tokens, label)
+    if not keys:
+        return None
+    head, role = role_of(parse, first, last)
+    return Fact(kind, text, frozenset(keys), head, role, first, last)
+
+
+def _fact_keys(text: str, tokens: tuple[Token, ...], label: str) -> tuple[str, set[str]]:
+    if label in DATE_LABELS or any(month_of(t.text) and t.text[:1].isupper() for t in tokens):
+        return "date", date_keys(tokens)
+    if label in NUMBER_LABELS:
+        if len(tokens) == 1 and _YEAR.match(tokens[0].text):
+            return "date", {f"year:{tokens[0].text[:4]}"}
+        value = amount(tokens)
+        return "number", ({f"num:{value:g}"} if value is not None else set())
+    if label in NAME_LABELS:
+        places = set().union(*(places_of(t.text) for t in tokens), places_of(text))
+        if places and label in ("GPE", "NORP", "LOC"):
+            return "place", {f"place:{p}" for p in places}
+        if label == "PERSON":  # a surname, whatever the case ("peter o'toole" in a lower-cased summary)
+            words = [plain_word(t.text) for t in tokens if t.text[:1].isalpha()]
+            return "name", ({words[-1]} if words and words[-1] not in UNKNOWN else set())
+        return "name", {plain_word(w) for w in name_keys(text)} - UNKNOWN
+    return "", set()
+
+
+def amount(tokens: tuple[Token, ...]) -> float | None:
+    """Return the value of a number phrase ("$4.5 million", "1,200,000", "three", "several thousand": None)."""
+    value, scale = None, 1.0
+    for token in tokens:
+        word = token.text.lower()
+        if word in _SCALES and value is not None:
+            scale *= _SCALES[word]
+        elif value is None:
+            value = number_value(word)
+    return None if value is None else value * scale
+
+
+def date_keys(tokens: tuple[Token, ...]) -> set[str]:
+    """Return the parts a date states: "year:2024", "month:february", "day:26", "weekday:tuesday"."""
+    keys: set[str] = set()
+    days: set[str] = set()
+    for token in tokens:
+        word = token.text.lower().strip(".,")
+        month = month_of(word) if token.text[:1].isupper() or len(word) > 4 else ""
+        if month:
+            keys.add(f"month:{month}")
+        elif _YEAR.match(word):
+            keys.add(f"year:{word[:4]}")
+        elif re.fullmatch(r"\d{1,2}(st|nd|rd|th)?", word):
+            days.add(f"day:{int(re.sub(r'[a-z]', '', word))}")
+        elif word in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"):
+            keys.add(f"weekday:{word}")
+    if any(k.startswith("month:") for k in keys):
+        keys |= days  # "26" is a day beside a month only ("the 27-year-old" is no date)
+    return keys
+
+
+def role_of(parse: Parse, first: int, last: int) -> tuple[str, str]:
+    """Return the lemma tokens [first, last) hang on and their role: "subject:criticize" or
+    "object:send" for a predicate's arguments, else the dependency label (with its preposition)."""
+    inside = range(first, last)
+    root = next((i for i in inside if parse.tokens[i].head not in inside or parse.tokens[i].head == i), first)
+    token = parse.tokens[root]
+    if token.head == root:
+        return token.lemma, "root"
+    head = parse.tokens[token.head]
+    dep = token.dep
+    if dep == "pobj":
+        grand = parse.tokens[head.head]
+        if head.dep == "agent":
+            return grand.lemma, f"subject:{grand.lemma}"
+        return grand.lemma, f"pobj:{head.lemma}"
+    if dep in SUBJECT_DEPS:
+        return head.lemma, f"subject:{head.lemma}"
+    if dep in OBJECT_DEPS:
+        return head.lemma, f"object:{head.lemma}"
+    if dep in ("compound", "appos", "poss", "amod", "nmod", "nummod", "quantmod"):
+        return head.lemma, f"of:{head.lemma}"
+    return head.lemma, dep
+
+
+def is_speech(lemmas: frozenset[str]) -> bool:
+    """Return True when a predicate is a neutral verb of saying."""
+    return bool(lemmas & reporting_verbs())

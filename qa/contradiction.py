@@ -1,0 +1,311 @@
+"""Structural verdicts on a claim against what it cites: contradicted, entailed, or left to the learned
+verifier. Pure over qa.nlp parses (ClaimChecker parses them, once per text); one module serves the
+LLM answerer's citation check, `qa eval run` / `qa eval score` and, through them, the API's flags.
+
+Each claim sentence is aligned with the cited sentence holding the largest share of its content words
+(qa.alignment keys: lemmas, places, values, months). Against that sentence a claim is contradicted when
+it
+  - puts another number, amount or date where the sentence has one in the same role (or the one the
+    claim otherwise follows);
+  - names another person, organisation or place there, or swaps who did what to whom;
+  - reverses polarity: a negation added or dropped on a verb the two share, or a stance or reporting
+    verb replaced by its opposite (qa/data/opposites.txt);
+  - adds a quantifier or qualifier the sentence lacks (qa/data/qualifiers.txt).
+A claim sentence whose every content word, fact and predicate the aligned sentence bears out (a
+passive for an active, "Olaf Scholz is Germany's chancellor" for "German Chancellor Olaf Scholz",
+"about 20" for "approximately 20", "26 February" for "February 26", "stated" for "said") is entailed.
+Anything else (a claim that rests on no one sentence, a fact the cited sentence lacks without putting
+another in its place) is undecided: the learned verifier decides.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from qa.alignment import Fact, Frame, Predicate, argument_keys, is_speech, read_frames
+from qa.lexicon import opposites, qualifiers
+from qa.nlp import Language, Parse
+
+ALIGNED = 0.5  # share of a claim sentence's content words its closest cited sentence must hold
+CONTRADICTED, ENTAILED, UNDECIDED = "contradicted", "entailed", "undecided"
+SWAPPABLE = frozenset({"number", "date"})  # kinds whose only rival counts though its role differs
+LIGHT_VERBS = frozenset({"be", "have", "do"})
+CONTRADICTED_SHARE = 0.8  # a contradicted claim's score lies in [0, 0.8 x threshold)
+MEMO = 4096  # parsed texts kept by a ClaimChecker
+_WORD = re.compile(r"[^\W\d_][\w'’-]*")
+_SENTENCE_START = re.compile(r"(?:^|(?<=[.!?]\s))\s*[a-z]")
+_ARGUMENT = re.compile(r"^(subject|object):(.+)$")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What structure says of a claim: CONTRADICTED (kind and a one-line reason), ENTAILED or UNDECIDED."""
+
+    verdict: str
+    kind: str = ""  # "number", "date", "name", "place", "role", "polarity", "stance", "qualifier"
+    reason: str = ""
+    sentence: str = ""  # the cited sentence the claim rests on, "" when none
+
+    @property
+    def contradicted(self) -> bool:
+        """Return True when the claim says something its cited sentence contradicts."""
+        return self.verdict == CONTRADICTED
+
+    @property
+    def entailed(self) -> bool:
+        """Return True when the cited sentence bears out everything the claim says."""
+        return self.verdict == ENTAILED
+
+
+def fold(score: float, verdict: Verdict, *, threshold: float) -> float:
+    """Return a support score with the structural verdict folded in: a contradicted claim falls below
+    `threshold` (keeping its order among contradicted ones), an entailed one rises to it or above."""
+    if verdict.contradicted:
+        return CONTRADICTED_SHARE * threshold * score
+    if verdict.entailed:
+        return threshold + (1.0 - threshold) * score
+    return score
+
+
+def judge_claim(claim: Parse, sources: Sequence[Parse]) -> Verdict:
+    """Return the structural verdict on `claim` (one or more sentences) against the cited `sources`:
+    the first contradicted sentence's verdict, ENTAILED when every sentence is, else UNDECIDED."""
+    frames = [f for source in sources for f in read_frames(source)]
+    verdicts = [judge_sentence(frame, frames) for frame in read_frames(claim) if frame.content]
+    if not verdicts or not frames:
+        return Verdict(UNDECIDED)
+    contradicted = next((v for v in verdicts if v.contradicted), None)
+    if contradicted is not None:
+        return contradicted
+    if all(v.entailed for v in verdicts):
+        return Verdict(ENTAILED, sentence=verdicts[0].sentence)
+    return Verdict(UNDECIDED, sentence=verdicts[0].sentence)
+
+
+def judge_sentence(claim: Frame, sources: Sequence[Frame]) -> Verdict:
+    """Return the verdict on one claim sentence against the cited sentences `sources`."""
+    aligned, share = align(claim, sources)
+    if aligned is None or share < ALIGNED:
+        return Verdict(UNDECIDED)
+    found = (_polarity(claim, aligned) or _facts(claim, aligned) or _roles(claim, aligned)
+             or _qualifier(claim, aligned))
+    if found is not None:
+        kind, reason = found
+        return Verdict(CONTRADICTED, kind=kind, reason=reason, sentence=aligned.text)
+    if share >= 1.0 and all(_fact_matched(f, aligned) for f in claim.facts) and all(
+            _borne(p, aligned) for p in claim.predicates):
+        return Verdict(ENTAILED, sentence=aligned.text)
+    return Verdict(UNDECIDED, sentence=aligned.text)
+
+
+def align(claim: Frame, sources: Sequence[Frame]) -> tuple[Frame | None, float]:
+    """Return the cited sentence holding the largest share of the claim sentence's content words, and
+    that share (the earlier sentence on ties)."""
+    best, share = None, -1.0
+    for frame in sources:
+        held = coverage(claim, frame)
+        if held > share:
+            best, share = frame, held
+    return best, max(share, 0.0)
+
+
+def coverage(claim: Frame, source: Frame) -> float:
+    """Return the share of the claim sentence's content words that `source` holds under some key."""
+    if not claim.content:
+        return 1.0
+    return sum(1 for keys in claim.content if keys & source.keys) / len(claim.content)
+
+
+def _polarity(claim: Frame, source: Frame) -> tuple[str, str] | None:
+    """Return ("polarity" | "stance", reason) when a verb of the claim is negated where the same verb
+    of the source is not (or the reverse), or is the opposite of the source's verb on the same
+    arguments with the same polarity."""
+    for mine in claim.predicates:
+        same = [q for q in source.predicates if _same_verb(mine, q)]
+        if same:
+            if all(q.negated != mine.negated for q in same):
+                theirs = max(same, key=lambda q: _shared(mine, q))
+                if _shared(mine, theirs) or len(same) == 1:
+                    return "polarity", _says(theirs, mine)
+            continue
+        reverse = [q for q in source.predicates if _opposite(mine, q) and (_shared(mine, q) or _is_main(q))]
+        if reverse and all(q.negated == mine.negated for q in reverse):
+            return "stance", _says(max(reverse, key=lambda q: _shared(mine, q)), mine)
+    return None
+
+
+def _borne(mine: Predicate, source: Frame) -> bool:
+    """Return True when the source has the claim's verb with the same polarity over arguments that
+    hold every word of the claim's; a copula ("Olaf Scholz is Germany's chancellor") is borne out by
+    one phrase of the source holding all its words ("German Chancellor Olaf Scholz")."""
+    words = (*mine.subject, *mine.objects)
+    if mine.lemmas <= LIGHT_VERBS:
+        return not words or any(all(keys & phrase for keys in words) for phrase in source.phrases)
+    for theirs in source.predicates:
+        same = _same_verb(mine, theirs) and theirs.negated == mine.negated
+        if same or (_opposite(mine, theirs) and theirs.negated != mine.negated):
+            held = argument_keys(theirs)
+            if all(keys & held for keys in words):
+                return True
+    return False
+
+
+def _same_verb(mine: Predicate, theirs: Predicate) -> bool:
+    shared = mine.lemmas & theirs.lemmas
+    if not shared:
+        return bool(is_speech(mine.lemmas) and is_speech(theirs.lemmas) and _shared(mine, theirs))
+    if shared <= LIGHT_VERBS:
+        return bool(_shared(mine, theirs))  # "is" alone says little: the same arguments must come with it
+    return True
+
+
+def _opposite(mine: Predicate, theirs: Predicate) -> bool:
+    reverse = opposites()
+    return any(reverse.get(lemma, frozenset()) & theirs.lemmas for lemma in mine.lemmas)
+
+
+def _shared(mine: Predicate, theirs: Predicate) -> int:
+    held = argument_keys(theirs)
+    return sum(1 for keys in (*mine.subject, *mine.objects) if keys & held)
+
+
+def _is_main(predicate: Predicate) -> bool:
+    return bool(predicate.objects)
+
+
+def _says(theirs: Predicate, mine: Predicate) -> str:
+    return f"the cited sentence says “{theirs.text}” where the claim says “{mine.text}”"
+
+
+def _facts(claim: Frame, source: Frame) -> tuple[str, str] | None:
+    """Return (kind, reason) for the first fact of the claim the source lacks while it has another of
+    the same kind in the same role (or the only other one of that kind the claim lacks)."""
+    lacking = [f for f in claim.facts if not _fact_matched(f, source)]
+    extra = [g for g in source.facts if not _fact_matched(g, claim)]
+    for fact in lacking:
+        rivals = [g for g in extra if _comparable(fact, g)]
+        same_role = [g for g in rivals if g.role == fact.role or (g.head == fact.head and g.head)]
+        alone = (fact.kind in SWAPPABLE and len(rivals) == 1
+                 and sum(1 for f in lacking if _comparable(f, rivals[0])) == 1)
+        chosen = same_role[0] if same_role else rivals[0] if alone else None
+        if chosen is not None:
+            return fact.kind, _has(chosen, fact)
+    return None
+
+
+def _has(theirs: Fact, mine: Fact) -> str:
+    if mine.kind == "name":
+        return f"the cited sentence names {theirs.text} where the claim names {mine.text}"
+    return f"the cited sentence has {theirs.text} where the claim has {mine.text}"
+
+
+def _comparable(mine: Fact, theirs: Fact) -> bool:
+    if mine.kind != theirs.kind:
+        return False
+    if mine.kind == "date":  # "March" and "2024" do not compete; "March 4" and "March 5" do
+        parts = {k.split(":")[0] for k in mine.keys} & {k.split(":")[0] for k in theirs.keys}
+        return bool(parts)
+    return True
+
+
+def _fact_matched(fact: Fact, frame: Frame) -> bool:
+    """Return True when `frame` states the fact: the same number or date (parts), a place it names
+    by any of its names, the name's words."""
+    theirs = [g for g in frame.facts if g.kind == fact.kind]
+    if fact.kind == "number":
+        return bool(fact.keys & frame.keys) or any(fact.keys & g.keys for g in theirs)
+    if fact.kind == "date":
+        held = set().union(*(g.keys for g in frame.facts if g.kind in ("date", "number")), frame.keys)
+        return fact.keys <= held
+    if fact.kind == "place":
+        return bool(fact.keys & frame.keys)
+    return fact.keys <= frame.words
+
+
+def _roles(claim: Frame, source: Frame) -> tuple[str, str] | None:
+    """Return ("role", reason) when a name the claim makes the subject of a verb is only that verb's
+    object in the source, or the reverse ("Scholz criticized Macron" for "Macron criticized Scholz")."""
+    for fact in claim.facts:
+        mine = _ARGUMENT.match(fact.role)
+        if not mine or fact.kind not in ("name", "place"):
+            continue
+        same = [g for g in source.facts if g.kind == fact.kind and g.keys & fact.keys]
+        roles = [_ARGUMENT.match(g.role) for g in same]
+        verb = [r for r in roles if r and r.group(2) == mine.group(2)]
+        if verb and all(r.group(1) != mine.group(1) for r in verb):
+            return "role", (f"the cited sentence has {fact.text} as the {verb[0].group(1)} of “{mine.group(2)}”, "
+                            f"the claim as its {mine.group(1)}")
+    return None
+
+
+def _qualifier(claim: Frame, source: Frame) -> tuple[str, str] | None:
+    """Return ("qualifier", reason) for a quantifier or qualifier the claim holds and the source lacks."""
+    mine, theirs = _lower(claim.text), _lower(source.text)
+    for group in qualifiers():
+        said = [w for w in group if _holds(mine, w)]
+        if said and not any(_holds(theirs, w) for w in group):
+            return "qualifier", f"the claim adds “{said[0]}”, which the cited sentence does not say"
+    return None
+
+
+def _holds(text: str, phrase: str) -> bool:
+    return re.search(rf"\b{re.escape(phrase)}\b", text) is not None
+
+
+def _lower(text: str) -> str:
+    return " ".join(text.lower().replace("’", "'").split())
+
+
+class ClaimChecker:
+    """Structural verdicts over a Language: parses claims and passages in batches, each text once."""
+
+    def __init__(self, language: Language) -> None:
+        self.language = language
+        self._parses: dict[str, Parse] = {}
+
+    def check(self, claim: str, passages: Sequence[str]) -> Verdict:
+        """Return the structural verdict on `claim` against `passages`."""
+        return self.check_many([(claim, passages)])[0]
+
+    def check_many(self, pairs: Sequence[tuple[str, Sequence[str]]]) -> list[Verdict]:
+        """Return check() of each (claim, passages) pair, parsing every new text in one batch; a claim
+        written all in lower case is read with the casing its passages give its words."""
+        claims = [truecase(claim, _passages(passages)) for claim, passages in pairs]
+        self._parse(claims + [p for _, passages in pairs for p in _passages(passages)])
+        return [judge_claim(self._parses[claim], [self._parses[p] for p in _passages(passages)])
+                for claim, (_, passages) in zip(claims, pairs)]
+
+    def _parse(self, texts: list[str]) -> None:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._parses]
+        if not missing:
+            return
+        if len(self._parses) + len(missing) > MEMO:
+            self._parses.clear()
+        self._parses.update(zip(missing, self.language.parse_many(missing)))
+
+
+def truecase(claim: str, passages: Sequence[str]) -> str:
+    """Return a claim written all in lower case (a tokenised summary) with each word cased as its
+    passages mostly write it inside a sentence and each sentence capitalised; other claims as they are."""
+    if any(c.isupper() for c in claim):
+        return claim
+    counts: dict[str, dict[str, int]] = {}
+    for passage in passages:
+        for match in _WORD.finditer(passage):
+            if match.start() > 1 and passage[match.start() - 2] not in ".!?\"'“‘":
+                forms = counts.setdefault(match.group().lower(), {})
+                forms[match.group()] = forms.get(match.group(), 0) + 1
+    cased = _WORD.sub(lambda m: _usual(m.group(), counts), claim)
+    return _SENTENCE_START.sub(lambda m: m.group().upper(), cased)
+
+
+def _usual(word: str, counts: dict[str, dict[str, int]]) -> str:
+    forms = counts.get(word)
+    return max(forms, key=lambda f: (forms[f], f == word)) if forms else word
+
+
+def _passages(passages: Sequence[str] | str) -> list[str]:
+    items = [passages] if isinstance(passages, str) else list(passages)
+    return [p for p in dict.fromkeys(items) if p.strip()]
