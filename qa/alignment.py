@@ -52,6 +52,7 @@ class Fact:
     role: str  # "subject:criticize", "object:send", or its dependency label ("nummod", "pobj:in")
     first: int  # token range in the parse
     last: int
+    label: str = ""  # its entity label (NORP for a people: "German", "the Briton")
 
 
 @dataclass(frozen=True)
@@ -73,12 +74,13 @@ class Frame:
     parse: Parse
     span: tuple[int, int]
     text: str
-    keys: frozenset[str]  # every content word's keys
+    keys: frozenset[str]  # every word's keys, and those of its facts
     content: tuple[frozenset[str], ...]  # keys of each content word, in order
     words: frozenset[str]  # lower-cased words as written
     predicates: tuple[Predicate, ...]
     facts: tuple[Fact, ...]
     phrases: tuple[frozenset[str], ...]  # keys of each noun phrase (a noun or name with what hangs on it)
+    arcs: tuple[tuple[frozenset[str], frozenset[str]], ...]  # (word, its head) keys, content words both
 
 
 def read_frames(parse: Parse) -> list[Frame]:
@@ -91,12 +93,28 @@ def read_frame(parse: Parse, span: tuple[int, int]) -> Frame:
     tokens = parse.tokens[span[0]:span[1]]
     content = tuple(token_keys(t) for t in tokens if _is_content(t))
     facts = tuple(_facts(parse, span))
-    keys = {k for keys in content for k in keys} | {k for f in facts if f.kind != "name" for k in f.keys}
+    keys = {k for t in tokens for k in token_keys(t)} | {k for f in facts if f.kind != "name" for k in f.keys}
     return Frame(parse=parse, span=span, text=words_of(parse, *span), keys=frozenset(keys), content=content,
                  words=frozenset(plain_word(t.text) for t in tokens),
                  predicates=tuple(_predicates(parse, span)), facts=facts,
                  phrases=tuple(frozenset(k for keys in _phrase_keys(parse, t.i) for k in keys)
-                               for t in tokens if t.pos in ("NOUN", "PROPN")))
+                               for t in tokens if t.pos in ("NOUN", "PROPN")),
+                 arcs=tuple(_arcs(parse, span)))
+
+
+def _arcs(parse: Parse, span: tuple[int, int]) -> list[tuple[frozenset[str], frozenset[str]]]:
+    """Return the dependency arcs between content words, a function word between them skipped
+    ("idea of sending": idea - sending), as (word keys, head keys)."""
+    found = []
+    for token in parse.tokens[span[0]:span[1]]:
+        if not _is_content(token):
+            continue
+        head = parse.tokens[token.head]
+        while head.i != head.head and not _is_content(head) and head.pos in ("ADP", "AUX", "PART", "SCONJ"):
+            head = parse.tokens[head.head]
+        if head.i != token.i and _is_content(head):
+            found.append((token_keys(token), token_keys(head)))
+    return found
 
 
 def plain_word(text: str) -> str:
@@ -270,7 +288,7 @@ def _facts(parse: Parse, span: tuple[int, int]) -> list[Fact]:
         if token.pos == "NUM":
             fact = _entity_fact(parse, token.i, token.i + 1, "CARDINAL")
         elif token.pos in ("PROPN", "ADJ") and places_of(token.text):
-            fact = _entity_fact(parse, token.i, token.i + 1, "GPE")
+            fact = _entity_fact(parse, token.i, token.i + 1, "NORP" if token.pos == "ADJ" else "GPE")
         else:
             continue
         if fact is not None:
@@ -286,7 +304,7 @@ def _entity_fact(parse: Parse, first: int, last: int, label: str) -> Fact | None
     if not keys:
         return None
     head, role = role_of(parse, first, last)
-    return Fact(kind, text, frozenset(keys), head, role, first, last)
+    return Fact(kind, text, frozenset(keys), head, role, first, last, label)
 
 
 def _fact_keys(text: str, tokens: tuple[Token, ...], label: str) -> tuple[str, set[str]]:

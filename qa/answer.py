@@ -48,7 +48,7 @@ def build_pipeline(settings: Settings, *, retriever: Retriever, language: Langua
     evidence = EvidenceScorer(retriever.embedder, retriever.idf, stored=retriever.store.get_sentences,
                               language=language, sentence_weight=settings.sentence_weight)
     extractive = ExtractiveAnswerer(paragraphs=retriever.fetch_hits, min_confidence=settings.min_confidence)
-    answerer = LLMAnswerer(settings) if settings.llm_base_url else extractive
+    answerer = LLMAnswerer(settings, language=language) if settings.llm_base_url else extractive
     return Pipeline(language=language, retriever=retriever, evidence=evidence, answerer=answerer,
                     replayer=extractive)
 

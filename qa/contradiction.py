@@ -22,14 +22,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from qa.alignment import Fact, Frame, Predicate, argument_keys, is_speech, read_frames
+from qa.alignment import Fact, Frame, Predicate, argument_keys, is_speech, plain_word, read_frames
 from qa.lexicon import opposites, qualifiers
 from qa.nlp import Language, Parse
 
+# what the learned verifier reads of structure: the weakest and mean share of a claim sentence's words
+# its closest cited sentence holds, the share of its dependency arcs some cited sentence has, its
+# facts no cited sentence states, the share of its sentences entailed, and whether one is contradicted
+MEASURES = ("struct_min_share", "struct_mean_share", "struct_arcs", "struct_novel_facts", "struct_entailed",
+            "struct_contradicted")
 ALIGNED = 0.5  # share of a claim sentence's content words its closest cited sentence must hold
 CONTRADICTED, ENTAILED, UNDECIDED = "contradicted", "entailed", "undecided"
+ENTITIES = frozenset({"name", "place"})  # kinds that compete for a role with each other
 SWAPPABLE = frozenset({"number", "date"})  # kinds whose only rival counts though its role differs
 LIGHT_VERBS = frozenset({"be", "have", "do"})
 CONTRADICTED_SHARE = 0.8  # a contradicted claim's score lies in [0, 0.8 x threshold)
@@ -47,6 +53,7 @@ class Verdict:
     kind: str = ""  # "number", "date", "name", "place", "role", "polarity", "stance", "qualifier"
     reason: str = ""
     sentence: str = ""  # the cited sentence the claim rests on, "" when none
+    measures: tuple[float, ...] = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # MEASURES, for the learned verifier
 
     @property
     def contradicted(self) -> bool:
@@ -61,27 +68,41 @@ class Verdict:
 
 def fold(score: float, verdict: Verdict, *, threshold: float) -> float:
     """Return a support score with the structural verdict folded in: a contradicted claim falls below
-    `threshold` (keeping its order among contradicted ones), an entailed one rises to it or above."""
+    `threshold` (keeping its order among contradicted ones), an entailed one rises to it if below."""
     if verdict.contradicted:
         return CONTRADICTED_SHARE * threshold * score
     if verdict.entailed:
-        return threshold + (1.0 - threshold) * score
+        return max(score, threshold)
     return score
 
 
 def judge_claim(claim: Parse, sources: Sequence[Parse]) -> Verdict:
     """Return the structural verdict on `claim` (one or more sentences) against the cited `sources`:
-    the first contradicted sentence's verdict, ENTAILED when every sentence is, else UNDECIDED."""
+    the first contradicted sentence's verdict, ENTAILED when every sentence is, else UNDECIDED; each
+    with the claim's MEASURES."""
     frames = [f for source in sources for f in read_frames(source)]
-    verdicts = [judge_sentence(frame, frames) for frame in read_frames(claim) if frame.content]
+    claims = [frame for frame in read_frames(claim) if frame.content]
+    verdicts = [judge_sentence(frame, frames) for frame in claims]
     if not verdicts or not frames:
         return Verdict(UNDECIDED)
+    found = measure(claims, frames, verdicts)
     contradicted = next((v for v in verdicts if v.contradicted), None)
     if contradicted is not None:
-        return contradicted
-    if all(v.entailed for v in verdicts):
-        return Verdict(ENTAILED, sentence=verdicts[0].sentence)
-    return Verdict(UNDECIDED, sentence=verdicts[0].sentence)
+        return replace(contradicted, measures=found)
+    state = ENTAILED if all(v.entailed for v in verdicts) else UNDECIDED
+    return Verdict(state, sentence=verdicts[0].sentence, measures=found)
+
+
+def measure(claims: Sequence[Frame], sources: Sequence[Frame], verdicts: Sequence[Verdict]) -> tuple[float, ...]:
+    """Return the MEASURES of claim sentences against the cited sentences, given their verdicts."""
+    shares = [align(frame, sources)[1] for frame in claims]
+    arcs = [arc for frame in claims for arc in frame.arcs]
+    held = {(a, b) for frame in sources for child, head in frame.arcs for a in child for b in head}
+    found = sum(1 for child, head in arcs if any((a, b) in held or (b, a) in held for a in child for b in head))
+    facts = [f for frame in claims for f in frame.facts]
+    novel = sum(1 for f in facts if not any(_fact_matched(f, s) for s in sources))
+    return (min(shares), sum(shares) / len(shares), found / len(arcs) if arcs else 1.0, float(novel),
+            sum(v.entailed for v in verdicts) / len(verdicts), float(any(v.contradicted for v in verdicts)))
 
 
 def judge_sentence(claim: Frame, sources: Sequence[Frame]) -> Verdict:
@@ -125,6 +146,9 @@ def _polarity(claim: Frame, source: Frame) -> tuple[str, str] | None:
     for mine in claim.predicates:
         same = [q for q in source.predicates if _same_verb(mine, q)]
         if same:
+            turned = [q for q in same if q.negated == mine.negated and _opposite_words(mine, q)]
+            if turned:  # "voiced opposition to" for "voiced support for"
+                return "stance", _says(turned[0], mine, words=_opposite_words(mine, turned[0]))
             if all(q.negated != mine.negated for q in same):
                 theirs = max(same, key=lambda q: _shared(mine, q))
                 if _shared(mine, theirs) or len(same) == 1:
@@ -175,24 +199,65 @@ def _is_main(predicate: Predicate) -> bool:
     return bool(predicate.objects)
 
 
-def _says(theirs: Predicate, mine: Predicate) -> str:
+def _opposite_words(mine: Predicate, theirs: Predicate) -> tuple[str, str] | None:
+    """Return (the source's word, the claim's) when an argument of the claim's verb is the opposite
+    of one of the source's ("opposition" for "support"), else None."""
+    reverse = opposites()
+    held = argument_keys(theirs)
+    for keys in (*mine.subject, *mine.objects):
+        for key in keys:
+            found = reverse.get(key, frozenset()) & held
+            if found and not keys & held:
+                return min(found), key
+    return None
+
+
+def _says(theirs: Predicate, mine: Predicate, *, words: tuple[str, str] | None = None) -> str:
+    if words is not None:
+        return f"the cited sentence says “{words[0]}” where the claim says “{words[1]}”"
     return f"the cited sentence says “{theirs.text}” where the claim says “{mine.text}”"
 
 
 def _facts(claim: Frame, source: Frame) -> tuple[str, str] | None:
-    """Return (kind, reason) for the first fact of the claim the source lacks while it has another of
-    the same kind in the same role (or the only other one of that kind the claim lacks)."""
+    """Return (kind, reason) for the first fact of the claim whose role the source fills with another
+    fact of its kind that the claim does not state in that role (a number or date the source lacks
+    may also meet the source's only other one of its kind, whatever its role)."""
     lacking = [f for f in claim.facts if not _fact_matched(f, source)]
     extra = [g for g in source.facts if not _fact_matched(g, claim)]
-    for fact in lacking:
-        rivals = [g for g in extra if _comparable(fact, g)]
-        same_role = [g for g in rivals if g.role == fact.role or (g.head == fact.head and g.head)]
-        alone = (fact.kind in SWAPPABLE and len(rivals) == 1
-                 and sum(1 for f in lacking if _comparable(f, rivals[0])) == 1)
-        chosen = same_role[0] if same_role else rivals[0] if alone else None
-        if chosen is not None:
-            return fact.kind, _has(chosen, fact)
+    for fact in claim.facts:
+        if any(_same_role(fact, g) and _overlap(fact, g) for g in source.facts):
+            continue  # the source says it in that very role
+        if fact not in lacking:
+            continue
+        rivals = [g for g in source.facts if _comparable(fact, g) and _same_role(fact, g) and not _overlap(fact, g)
+                  and not any(_same_role(h, g) and _overlap(h, g) for h in claim.facts)]
+        if not rivals and fact.kind in SWAPPABLE:
+            others = [g for g in extra if _comparable(fact, g)]
+            if len(others) == 1 and sum(1 for f in lacking if _comparable(f, others[0])) == 1:
+                rivals = others
+        if rivals:
+            return fact.kind, _has(rivals[0], fact)
     return None
+
+
+def _words(fact: Fact) -> set[str]:
+    return {plain_word(w) for w in fact.text.split()} - {"the", "of", "and"}
+
+
+def _demonym(fact: Fact) -> bool:
+    """Return True for a place named by the word for its people ("German", "the Briton")."""
+    return fact.label == "NORP"
+
+
+def _same_role(mine: Fact, theirs: Fact) -> bool:
+    return mine.role == theirs.role or (bool(mine.head) and mine.head == theirs.head)
+
+
+def _overlap(mine: Fact, theirs: Fact) -> bool:
+    """Return True when two facts state the same thing: a shared value, date part, place or name word."""
+    if mine.kind == "date" and theirs.kind == "date":
+        return mine.keys <= theirs.keys or theirs.keys <= mine.keys
+    return bool(mine.keys & theirs.keys)
 
 
 def _has(theirs: Fact, mine: Fact) -> str:
@@ -202,8 +267,10 @@ def _has(theirs: Fact, mine: Fact) -> str:
 
 
 def _comparable(mine: Fact, theirs: Fact) -> bool:
-    if mine.kind != theirs.kind:
-        return False
+    if mine.kind in ENTITIES and _words(mine) & _words(theirs):
+        return False  # "Pat Ingles" and "Pat", "Porto" and "Porto AGE": one name written two ways
+    if mine.kind != theirs.kind:  # "Berlin mentioned" for "Macron mentioned", not "the Briton" for "Hamilton"
+        return mine.kind in ENTITIES and theirs.kind in ENTITIES and not _demonym(mine) and not _demonym(theirs)
     if mine.kind == "date":  # "March" and "2024" do not compete; "March 4" and "March 5" do
         parts = {k.split(":")[0] for k in mine.keys} & {k.split(":")[0] for k in theirs.keys}
         return bool(parts)

@@ -1,5 +1,5 @@
 """LLMAnswerer: answers from retrieved passages with an OpenAI-compatible chat model (qa.llm), then
-keeps only the citations that the cited passages support."""
+keeps only the citations that the cited passages support and do not contradict (qa.contradiction)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,16 @@ from llama_index.core.llms import ChatMessage, MessageRole
 
 from qa.citations import SUPPORT_THRESHOLD, best_quote, parse_markers, support_score
 from qa.config import Settings
+from qa.contradiction import ClaimChecker
 from qa.llm import answerer_model, read_template
 from qa.models import Answer, Citation, Flag, Hit
+from qa.nlp import Language
 
 NOT_IN_CORPUS = "NOT_IN_CORPUS"
 REFUSAL = "The corpus does not contain an answer to this question."
 NO_SUCH_PASSAGE = "no such passage"
 UNSUPPORTED = "passage does not support the sentence"
+CONTRADICTED = "passage contradicts the sentence"  # followed by the reason (qa.contradiction)
 UNCITED = "sentence cites no passage"  # Flag.marker is 0: there was no marker to drop
 SYSTEM_TEMPLATE = "answer_system.txt"
 USER_TEMPLATE = "answer_user.txt"
@@ -30,8 +33,9 @@ class LLMAnswerer:
 
     name = "llm"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, language: Language | None = None) -> None:
         self._model = answerer_model(settings)
+        self._checker = ClaimChecker(language or Language(settings.nlp_model))
         self._system_template = read_template(settings.prompts_dir / SYSTEM_TEMPLATE)
         self._user_template = read_template(settings.prompts_dir / USER_TEMPLATE)
 
@@ -48,7 +52,7 @@ class LLMAnswerer:
             system_template=self._system_template,
             user_template=self._user_template,
         )
-        return build_answer(question, hits, self._model.chat(messages))
+        return build_answer(question, hits, self._model.chat(messages), checker=self._checker)
 
 
 def render_messages(
@@ -73,8 +77,9 @@ def render_messages(
     return messages
 
 
-def build_answer(question: str, hits: list[Hit], reply: str) -> Answer:
-    """Return the Answer for an LLM `reply`: checked markers renumbered 1..m, dropped ones as flags."""
+def build_answer(question: str, hits: list[Hit], reply: str, *, checker: ClaimChecker | None = None) -> Answer:
+    """Return the Answer for an LLM `reply`: checked markers renumbered 1..m, dropped ones as flags
+    (with `checker`, also those whose passage contradicts the sentence)."""
     # the model was told to reply exactly NOT_IN_CORPUS; any reply containing it is a refusal
     if NOT_IN_CORPUS in reply:
         return _refusal(question)
@@ -85,7 +90,7 @@ def build_answer(question: str, hits: list[Hit], reply: str) -> Answer:
     sentences: list[str] = []
     supported = 0
     for sentence, markers in parse_markers(reply):
-        kept = _checked_hits(sentence, markers, hits, flags)
+        kept = _checked_hits(sentence, markers, hits, flags, checker=checker)
         new: list[int] = []
         for hit in kept:
             number = numbers.setdefault(hit.key, len(numbers) + 1)
@@ -109,7 +114,8 @@ def build_answer(question: str, hits: list[Hit], reply: str) -> Answer:
     )
 
 
-def _checked_hits(sentence: str, markers: list[int], hits: list[Hit], flags: list[Flag]) -> list[Hit]:
+def _checked_hits(sentence: str, markers: list[int], hits: list[Hit], flags: list[Flag], *,
+                  checker: ClaimChecker | None = None) -> list[Hit]:
     """Return the hits behind the markers that pass the checks; append a Flag for each that does not."""
     if not markers:
         flags.append(Flag(sentence=sentence, marker=0, reason=UNCITED))
@@ -119,6 +125,8 @@ def _checked_hits(sentence: str, markers: list[int], hits: list[Hit], flags: lis
             flags.append(Flag(sentence=sentence, marker=marker, reason=NO_SUCH_PASSAGE))
         elif support_score(sentence, hits[marker - 1].text) < SUPPORT_THRESHOLD:
             flags.append(Flag(sentence=sentence, marker=marker, reason=UNSUPPORTED))
+        elif checker is not None and (verdict := checker.check(sentence, [hits[marker - 1].text])).contradicted:
+            flags.append(Flag(sentence=sentence, marker=marker, reason=f"{CONTRADICTED}: {verdict.reason}"))
         else:
             kept.append(hits[marker - 1])
     return kept
