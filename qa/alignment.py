@@ -25,7 +25,7 @@ NAME_LABELS = frozenset({"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC", "EVENT", 
 NUMBER_LABELS = frozenset({"CARDINAL", "MONEY", "PERCENT", "QUANTITY"})
 DATE_LABELS = frozenset({"DATE", "TIME"})
 SUBJECT_DEPS = frozenset({"nsubj", "csubj", "agent_pobj"})
-OBJECT_DEPS = frozenset({"dobj", "nsubjpass", "attr", "oprd", "dative", "ccomp", "xcomp"})
+OBJECT_DEPS = frozenset({"dobj", "nsubjpass", "attr", "oprd", "dative", "acomp", "ccomp", "xcomp"})
 NEGATIONS = frozenset({"not", "n't", "never", "no", "none", "nobody", "nothing", "neither", "nor", "without"})
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december")
@@ -65,6 +65,7 @@ class Predicate:
     objects: tuple[frozenset[str], ...]  # keys of each content word of its objects and complements
     token: int
     text: str  # the words from the subject to the verb, for a reason ("is not going to send")
+    head: str = ""  # lemma of the word it hangs on ("center" for "a center which opened"), "" for a root
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,8 @@ def token_keys(token: Token) -> frozenset[str]:
     value = number_value(token.text)
     if value is not None:
         keys.add(f"num:{value:g}")
+    elif any(c.isdigit() for c in token.text):
+        keys.add(f"raw:{token.text}")
     month = month_of(lemma)
     if month:
         keys.add(f"month:{month}")
@@ -191,7 +194,8 @@ def month_of(word: str) -> str:
 def _predicates(parse: Parse, span: tuple[int, int]) -> list[Predicate]:
     found = []
     for token in parse.tokens[span[0]:span[1]]:
-        if token.pos not in ("VERB", "AUX") or (token.pos == "AUX" and token.dep not in ("ROOT", "ccomp", "conj")):
+        if not (token.pos in ("VERB", "AUX") or token.tag.startswith("VB")) or (
+                token.pos == "AUX" and token.dep not in ("ROOT", "ccomp", "conj")):
             continue
         lemmas = {token.lemma} | _phrasal(parse, token)
         subject: list[frozenset[str]] = []
@@ -208,9 +212,17 @@ def _predicates(parse: Parse, span: tuple[int, int]) -> list[Predicate]:
                 objects += _phrase_keys(parse, child.i)
         if not subject and token.dep in ("xcomp", "conj", "advcl") and token.head != token.i:
             subject = list(next((p.subject for p in found if p.token == token.head), ()))
+        head = _governor(parse, token)
         found.append(Predicate(frozenset(lemmas), polarity(parse, token.i), tuple(subject), tuple(objects),
-                               token.i, _predicate_text(parse, token)))
+                               token.i, _predicate_text(parse, token), head))
     return found
+
+
+def _governor(parse: Parse, token: Token) -> str:
+    """Return the lemma of the word a verb hangs on, past the verbs it is a conjunct of, "" for a root."""
+    while token.dep == "conj" and token.head != token.i:
+        token = parse.tokens[token.head]
+    return parse.tokens[token.head].lemma if token.head != token.i else ""
 
 
 def _phrasal(parse: Parse, token: Token) -> set[str]:
@@ -282,6 +294,8 @@ def _facts(parse: Parse, span: tuple[int, int]) -> list[Fact]:
         if fact is not None:
             found.append(fact)
             covered.update(range(entity.first, entity.last))
+            if fact.kind in ("name", "place"):  # "the Colony of Victoria Act 1854": its year is a fact too
+                covered -= {t.i for t in parse.tokens[entity.first:entity.last] if t.pos == "NUM"}
     for token in parse.tokens[span[0]:span[1]]:
         if token.i in covered:
             continue
@@ -293,7 +307,23 @@ def _facts(parse: Parse, span: tuple[int, int]) -> list[Fact]:
             continue
         if fact is not None:
             found.append(fact)
+    found += _proper_runs(parse, span, covered | {i for f in found for i in range(f.first, f.last)})
     return sorted(found, key=lambda f: f.first)
+
+
+def _proper_runs(parse: Parse, span: tuple[int, int], covered: set[int]) -> list[Fact]:
+    """Return the runs of proper nouns no entity covers ("Hospedia", "Albert Square") as untyped names."""
+    found, run = [], []
+    for token in [*parse.tokens[span[0]:span[1]], None]:
+        if token is not None and token.pos == "PROPN" and token.i not in covered and token.text[:1].isupper():
+            run.append(token.i)
+            continue
+        if run:
+            fact = _entity_fact(parse, run[0], run[-1] + 1, "")
+            if fact is not None and fact.keys:
+                found.append(fact)
+        run = []
+    return found
 
 
 def _entity_fact(parse: Parse, first: int, last: int, label: str) -> Fact | None:
@@ -309,15 +339,17 @@ def _entity_fact(parse: Parse, first: int, last: int, label: str) -> Fact | None
 
 def _fact_keys(text: str, tokens: tuple[Token, ...], label: str) -> tuple[str, set[str]]:
     if label in DATE_LABELS or any(month_of(t.text) and t.text[:1].isupper() for t in tokens):
-        return "date", date_keys(tokens)
+        return "date", date_keys(tokens) or {f"raw:{t.text}" for t in tokens if any(c.isdigit() for c in t.text)}
     if label in NUMBER_LABELS:
         if len(tokens) == 1 and _YEAR.match(tokens[0].text):
             return "date", {f"year:{tokens[0].text[:4]}"}
-        value = amount(tokens)
-        return "number", ({f"num:{value:g}"} if value is not None else set())
-    if label in NAME_LABELS:
+        values = amounts(tokens)
+        if not values:  # "1973–148", "1/4": the figure as written
+            return "number", {f"raw:{t.text}" for t in tokens if any(c.isdigit() for c in t.text)}
+        return "number", {f"num:{value:g}" for value in values}
+    if label in NAME_LABELS or label == "":
         places = set().union(*(places_of(t.text) for t in tokens), places_of(text))
-        if places and label in ("GPE", "NORP", "LOC"):
+        if places and (label in ("GPE", "NORP", "LOC") or places_of(text)):
             return "place", {f"place:{p}" for p in places}
         if label == "PERSON":  # a surname, whatever the case ("peter o'toole" in a lower-cased summary)
             words = [plain_word(t.text) for t in tokens if t.text[:1].isalpha()]
@@ -326,16 +358,21 @@ def _fact_keys(text: str, tokens: tuple[Token, ...], label: str) -> tuple[str, s
     return "", set()
 
 
-def amount(tokens: tuple[Token, ...]) -> float | None:
-    """Return the value of a number phrase ("$4.5 million", "1,200,000", "three", "several thousand": None)."""
-    value, scale = None, 1.0
+def amounts(tokens: tuple[Token, ...]) -> list[float]:
+    """Return the values of a number phrase ("$4.5 million", "between $25 million and $30 million",
+    "three"; none for "several thousand"), each with the scale words after it."""
+    values: list[float] = []
+    scaled = True
     for token in tokens:
         word = token.text.lower()
-        if word in _SCALES and value is not None:
-            scale *= _SCALES[word]
-        elif value is None:
-            value = number_value(word)
-    return None if value is None else value * scale
+        if word in _SCALES and values and not scaled:
+            values[-1] *= _SCALES[word]
+        elif (value := number_value(word)) is not None:
+            values.append(value)
+            scaled = False
+        else:
+            scaled = True
+    return values
 
 
 def date_keys(tokens: tuple[Token, ...]) -> set[str]:
@@ -349,7 +386,7 @@ def date_keys(tokens: tuple[Token, ...]) -> set[str]:
             keys.add(f"month:{month}")
         elif _YEAR.match(word):
             keys.add(f"year:{word[:4]}")
-        elif re.fullmatch(r"\d{1,2}(st|nd|rd|th)?", word):
+        elif re.fullmatch(r"\d+(st|nd|rd|th)?", word):
             days.add(f"day:{int(re.sub(r'[a-z]', '', word))}")
         elif word in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"):
             keys.add(f"weekday:{word}")

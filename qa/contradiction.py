@@ -24,7 +24,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from qa.alignment import Fact, Frame, Predicate, argument_keys, is_speech, plain_word, read_frames
+from qa.alignment import (
+    UNKNOWN, Fact, Frame, Predicate, argument_keys, is_speech, plain_word, polarity, read_frames,
+)
 from qa.lexicon import opposites, qualifiers
 from qa.nlp import Language, Parse
 
@@ -76,13 +78,14 @@ def fold(score: float, verdict: Verdict, *, threshold: float) -> float:
     return score
 
 
-def judge_claim(claim: Parse, sources: Sequence[Parse]) -> Verdict:
+def judge_claim(claim: Parse, sources: Sequence[Parse], *, cased: bool = True) -> Verdict:
     """Return the structural verdict on `claim` (one or more sentences) against the cited `sources`:
     the first contradicted sentence's verdict, ENTAILED when every sentence is, else UNDECIDED; each
-    with the claim's MEASURES."""
+    with the claim's MEASURES. A claim not `cased` as written (truecase) cannot tell a name by its
+    capital."""
     frames = [f for source in sources for f in read_frames(source)]
     claims = [frame for frame in read_frames(claim) if frame.content]
-    verdicts = [judge_sentence(frame, frames) for frame in claims]
+    verdicts = [judge_sentence(frame, frames, cased=cased) for frame in claims]
     if not verdicts or not frames:
         return Verdict(UNDECIDED)
     found = measure(claims, frames, verdicts)
@@ -105,13 +108,13 @@ def measure(claims: Sequence[Frame], sources: Sequence[Frame], verdicts: Sequenc
             sum(v.entailed for v in verdicts) / len(verdicts), float(any(v.contradicted for v in verdicts)))
 
 
-def judge_sentence(claim: Frame, sources: Sequence[Frame]) -> Verdict:
+def judge_sentence(claim: Frame, sources: Sequence[Frame], *, cased: bool = True) -> Verdict:
     """Return the verdict on one claim sentence against the cited sentences `sources`."""
     aligned, share = align(claim, sources)
     if aligned is None or share < ALIGNED:
         return Verdict(UNDECIDED)
     found = (_polarity(claim, aligned) or _facts(claim, aligned) or _roles(claim, aligned)
-             or _qualifier(claim, aligned))
+             or _qualifier(claim, aligned) or (_replaced(claim, aligned) if cased else None))
     if found is not None:
         kind, reason = found
         return Verdict(CONTRADICTED, kind=kind, reason=reason, sentence=aligned.text)
@@ -142,9 +145,18 @@ def coverage(claim: Frame, source: Frame) -> float:
 def _polarity(claim: Frame, source: Frame) -> tuple[str, str] | None:
     """Return ("polarity" | "stance", reason) when a verb of the claim is negated where the same verb
     of the source is not (or the reverse), or is the opposite of the source's verb on the same
-    arguments with the same polarity."""
+    arguments with the same polarity (whichever of the two shares more of its arguments)."""
     for mine in claim.predicates:
         same = [q for q in source.predicates if _same_verb(mine, q)]
+        reverse = [q for q in source.predicates if _opposite(mine, q)
+                   and (_shared(mine, q) or _is_main(q) or (q.head and q.head == mine.head))]
+        if reverse and all(q.negated == mine.negated for q in reverse) and (
+                max(_shared(mine, q) for q in reverse) > max([_shared(mine, q) for q in same], default=-1)):
+            return "stance", _says(max(reverse, key=lambda q: _shared(mine, q)), mine)
+        if not same and mine.negated:
+            plain = _plain_use(mine, source)
+            if plain:  # "did not specialize" where the source has "specialized" cells
+                return "polarity", f"the cited sentence says “{plain}” where the claim says “{mine.text}”"
         if same:
             turned = [q for q in same if q.negated == mine.negated and _opposite_words(mine, q)]
             if turned:  # "voiced opposition to" for "voiced support for"
@@ -154,10 +166,18 @@ def _polarity(claim: Frame, source: Frame) -> tuple[str, str] | None:
                 if _shared(mine, theirs) or len(same) == 1:
                     return "polarity", _says(theirs, mine)
             continue
-        reverse = [q for q in source.predicates if _opposite(mine, q) and (_shared(mine, q) or _is_main(q))]
         if reverse and all(q.negated == mine.negated for q in reverse):
             return "stance", _says(max(reverse, key=lambda q: _shared(mine, q)), mine)
     return None
+
+
+def _plain_use(mine: Predicate, source: Frame) -> str:
+    """Return a word of the source with the claim's verb lemma that nothing negates, or ""."""
+    parse = source.parse
+    for token in parse.tokens[source.span[0]:source.span[1]]:
+        if token.lemma in mine.lemmas and token.lemma not in LIGHT_VERBS and not polarity(parse, token.i):
+            return token.text
+    return ""
 
 
 def _borne(mine: Predicate, source: Frame) -> bool:
@@ -267,7 +287,7 @@ def _has(theirs: Fact, mine: Fact) -> str:
 
 
 def _comparable(mine: Fact, theirs: Fact) -> bool:
-    if mine.kind in ENTITIES and _words(mine) & _words(theirs):
+    if mine.kind in ENTITIES and (_words(mine) <= _words(theirs) or _words(theirs) <= _words(mine)):
         return False  # "Pat Ingles" and "Pat", "Porto" and "Porto AGE": one name written two ways
     if mine.kind != theirs.kind:  # "Berlin mentioned" for "Macron mentioned", not "the Briton" for "Hamilton"
         return mine.kind in ENTITIES and theirs.kind in ENTITIES and not _demonym(mine) and not _demonym(theirs)
@@ -282,13 +302,44 @@ def _fact_matched(fact: Fact, frame: Frame) -> bool:
     by any of its names, the name's words."""
     theirs = [g for g in frame.facts if g.kind == fact.kind]
     if fact.kind == "number":
-        return bool(fact.keys & frame.keys) or any(fact.keys & g.keys for g in theirs)
-    if fact.kind == "date":
-        held = set().union(*(g.keys for g in frame.facts if g.kind in ("date", "number")), frame.keys)
-        return fact.keys <= held
+        return fact.keys <= frame.keys or any(fact.keys <= g.keys for g in theirs)
+    if fact.kind == "date":  # one date of the frame must hold every part ("plans for 1756" is not "December 1755")
+        return any(fact.keys <= g.keys for g in frame.facts if g.kind == "date") or (
+            all(k.startswith("year:") for k in fact.keys) and fact.keys <= {
+                f"year:{w}" for w in frame.words if w.isdigit()} and not any(g.kind == "date" for g in frame.facts))
     if fact.kind == "place":
         return bool(fact.keys & frame.keys)
     return fact.keys <= frame.words
+
+
+def _replaced(claim: Frame, source: Frame) -> tuple[str, str] | None:
+    """Return (kind, reason) when a name, place, number or date of the source is gone from the claim
+    and a capitalised word or figure the source lacks fills its slot: the same dependency on the same
+    word ("demonstrated by However" for "demonstrated by Euclid")."""
+    parse, stated = claim.parse, claim.keys | claim.words
+    for fact in source.facts:
+        if _fact_matched(fact, claim) or fact.keys & stated:
+            continue
+        root = source.parse.tokens[_root(source.parse, fact)]
+        head = source.parse.tokens[root.head].lemma
+        for token in parse.tokens[claim.span[0]:claim.span[1]]:
+            if (token.dep == root.dep and parse.tokens[token.head].lemma == head and token.head != token.i
+                    and plain_word(token.text) not in source.words and _named(token, parse, claim)):
+                first, last = parse.subtree(token.i)
+                return fact.kind, _has(fact, replace(fact, text=parse.text[parse.tokens[first].start:
+                                                                         parse.tokens[last - 1].end]))
+    return None
+
+
+def _root(parse: Parse, fact: Fact) -> int:
+    inside = range(fact.first, fact.last)
+    return next((i for i in inside if parse.tokens[i].head not in inside or parse.tokens[i].head == i), fact.first)
+
+
+def _named(token, parse: Parse, claim: Frame) -> bool:
+    """Return True for a word written as a name or figure past the sentence's first word."""
+    return token.i > claim.span[0] and plain_word(token.text) not in UNKNOWN and (
+        token.text[:1].isupper() or any(c.isdigit() for c in token.text))
 
 
 def _roles(claim: Frame, source: Frame) -> tuple[str, str] | None:
@@ -341,8 +392,9 @@ class ClaimChecker:
         written all in lower case is read with the casing its passages give its words."""
         claims = [truecase(claim, _passages(passages)) for claim, passages in pairs]
         self._parse(claims + [p for _, passages in pairs for p in _passages(passages)])
-        return [judge_claim(self._parses[claim], [self._parses[p] for p in _passages(passages)])
-                for claim, (_, passages) in zip(claims, pairs)]
+        return [judge_claim(self._parses[claim], [self._parses[p] for p in _passages(passages)],
+                            cased=claim == written)
+                for claim, (written, passages) in zip(claims, pairs)]
 
     def _parse(self, texts: list[str]) -> None:
         missing = [t for t in dict.fromkeys(texts) if t not in self._parses]

@@ -78,6 +78,8 @@ def _add_quantifier(parse: Parse, *, rng: random.Random) -> str | None:
             options.append((start, "several thousand " if token.dep == "dobj" else "all "))
         if token.pos == "ADJ" and token.dep in ("amod", "acomp") and not kids and not token.ent:
             options.append((token.i, "purely "))
+    options = [(i, w) for i, w in options if w.strip() not in parse.text.lower()
+               and (i == 0 or parse.text[parse.tokens[i].start - 1].isspace())]
     if not options:
         return None
     index, word = rng.choice(options)
