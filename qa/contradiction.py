@@ -25,7 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from qa.alignment import (
-    UNKNOWN, Fact, Frame, Predicate, argument_keys, is_speech, plain_word, polarity, read_frames,
+    NEGATIONS, UNKNOWN, Fact, Frame, Predicate, argument_keys, is_speech, plain_word, polarity, read_frames,
+    token_keys,
 )
 from qa.lexicon import opposites, qualifiers
 from qa.nlp import Language, Parse
@@ -168,6 +169,21 @@ def _polarity(claim: Frame, source: Frame) -> tuple[str, str] | None:
             continue
         if reverse and all(q.negated == mine.negated for q in reverse):
             return "stance", _says(max(reverse, key=lambda q: _shared(mine, q)), mine)
+    return _negation(claim, source, side="the claim") or _negation(source, claim, side="the cited sentence")
+
+
+def _negation(one: Frame, other: Frame, *, side: str) -> tuple[str, str] | None:
+    """Return ("polarity", reason) when `one` negates a word `other` holds while `other` negates
+    nothing at all (a negation added or dropped where no verb of the two lines up)."""
+    if other.words & NEGATIONS:
+        return None
+    parse = one.parse
+    for token in parse.tokens[one.span[0]:one.span[1]]:
+        if token.dep == "neg" or token.lemma == "never":
+            head = parse.tokens[token.head]
+            if token_keys(head) & other.keys:
+                other_side = "the claim" if side == "the cited sentence" else "the cited sentence"
+                return "polarity", f"{side} negates “{head.text}” where {other_side} does not"
     return None
 
 
