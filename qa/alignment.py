@@ -10,10 +10,10 @@ rephrasing through: a demonym and its country ("German", "Germany"), a number ho
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from qa.figures import amounts, date_keys, month_of, number_value, year_of
 from qa.lexicon import approximations, places_named, speech_verbs
 from qa.nlp import Parse, Token, words_of
 from qa.structure import name_keys
@@ -27,20 +27,8 @@ DATE_LABELS = frozenset({"DATE", "TIME"})
 SUBJECT_DEPS = frozenset({"nsubj", "csubj", "agent_pobj"})
 OBJECT_DEPS = frozenset({"dobj", "nsubjpass", "attr", "oprd", "dative", "acomp", "ccomp", "xcomp"})
 NEGATIONS = frozenset({"not", "n't", "never", "no", "none", "nobody", "nothing", "neither", "nor", "without"})
-MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-          "november", "december")
-_NUMBER_WORDS = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split())}
-_NUMBER_WORDS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
-                      "ninety": 90, "dozen": 12})
-_SCALES = {"hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12, "m": 1e6, "bn": 1e9}
-_DIGITS = re.compile(r"^\$?(\d+(?:[.,]\d+)*)(?:st|nd|rd|th|s)?%?$")
 UNKNOWN = frozenset({"unk", "<unk>"})  # a summariser's unknown word stands for nothing
 REGION = 3  # a word naming more places than this names a region ("European"), not a place
-_YEAR = re.compile(r"^(1[5-9]\d\d|20\d\d)s?$")
-
-
 @dataclass(frozen=True)
 class Fact:
     """A number, date, name or place of a sentence and the role it plays there."""
@@ -166,31 +154,6 @@ def reporting_verbs() -> frozenset[str]:
     return frozenset(v for v in speech_verbs() if v not in stance and " " not in v)
 
 
-def number_value(text: str) -> float | None:
-    """Return the value a number word or figure stands for ("1,200,000", "twenty", "26th"), else None."""
-    word = text.lower().strip()
-    if word in _NUMBER_WORDS:
-        return float(_NUMBER_WORDS[word])
-    match = _DIGITS.match(word)
-    if not match:
-        return None
-    digits = match.group(1)
-    if re.fullmatch(r"\d{1,3}(,\d{3})+", digits):
-        digits = digits.replace(",", "")
-    try:
-        return float(digits.replace(",", "."))
-    except ValueError:
-        return None
-
-
-def month_of(word: str) -> str:
-    """Return the month a word names ("Feb", "february"), or ""."""
-    word = word.lower().strip(".")
-    if len(word) < 3:
-        return ""
-    return next((m for m in MONTHS if m.startswith(word) and (len(word) >= 3 and (word == m or len(word) <= 4))), "")
-
-
 def _predicates(parse: Parse, span: tuple[int, int]) -> list[Predicate]:
     found = []
     for token in parse.tokens[span[0]:span[1]]:
@@ -290,7 +253,7 @@ def _facts(parse: Parse, span: tuple[int, int]) -> list[Fact]:
     found: list[Fact] = []
     covered: set[int] = set()
     for entity in parse.entities_in(*span):
-        fact = _entity_fact(parse, entity.first, entity.last, entity.label)
+        fact = _entity_fact(parse, (entity.first, entity.last), label=entity.label)
         if fact is not None:
             found.append(fact)
             covered.update(range(entity.first, entity.last))
@@ -300,18 +263,18 @@ def _facts(parse: Parse, span: tuple[int, int]) -> list[Fact]:
         if token.i in covered:
             continue
         if token.pos == "NUM":
-            fact = _entity_fact(parse, token.i, token.i + 1, "CARDINAL")
+            fact = _entity_fact(parse, (token.i, token.i + 1), label="CARDINAL")
         elif token.pos in ("PROPN", "ADJ") and places_of(token.text):
-            fact = _entity_fact(parse, token.i, token.i + 1, "NORP" if token.pos == "ADJ" else "GPE")
+            fact = _entity_fact(parse, (token.i, token.i + 1), label="NORP" if token.pos == "ADJ" else "GPE")
         else:
             continue
         if fact is not None:
             found.append(fact)
-    found += _proper_runs(parse, span, covered | {i for f in found for i in range(f.first, f.last)})
+    found += _proper_runs(parse, span, covered=covered | {i for f in found for i in range(f.first, f.last)})
     return sorted(found, key=lambda f: f.first)
 
 
-def _proper_runs(parse: Parse, span: tuple[int, int], covered: set[int]) -> list[Fact]:
+def _proper_runs(parse: Parse, span: tuple[int, int], *, covered: set[int]) -> list[Fact]:
     """Return the runs of proper nouns no entity covers ("Hospedia", "Albert Square") as untyped names."""
     found, run = [], []
     for token in [*parse.tokens[span[0]:span[1]], None]:
@@ -319,30 +282,31 @@ def _proper_runs(parse: Parse, span: tuple[int, int], covered: set[int]) -> list
             run.append(token.i)
             continue
         if run:
-            fact = _entity_fact(parse, run[0], run[-1] + 1, "")
+            fact = _entity_fact(parse, (run[0], run[-1] + 1), label="")
             if fact is not None and fact.keys:
                 found.append(fact)
         run = []
     return found
 
 
-def _entity_fact(parse: Parse, first: int, last: int, label: str) -> Fact | None:
+def _entity_fact(parse: Parse, tokens: tuple[int, int], *, label: str) -> Fact | None:
     """Return the fact tokens [first, last) state, or None when they state nothing checkable."""
+    first, last = tokens
     tokens = parse.tokens[first:last]
     text = words_of(parse, first, last)
-    kind, keys = _fact_keys(text, tokens, label)
+    kind, keys = _fact_keys(tokens, label, text=text)
     if not keys:
         return None
-    head, role = role_of(parse, first, last)
+    head, role = role_of(parse, (first, last))
     return Fact(kind, text, frozenset(keys), head, role, first, last, label)
 
 
-def _fact_keys(text: str, tokens: tuple[Token, ...], label: str) -> tuple[str, set[str]]:
+def _fact_keys(tokens: tuple[Token, ...], label: str, *, text: str) -> tuple[str, set[str]]:
     if label in DATE_LABELS or any(month_of(t.text) and t.text[:1].isupper() for t in tokens):
         return "date", date_keys(tokens) or {f"raw:{t.text}" for t in tokens if any(c.isdigit() for c in t.text)}
     if label in NUMBER_LABELS:
-        if len(tokens) == 1 and _YEAR.match(tokens[0].text):
-            return "date", {f"year:{tokens[0].text[:4]}"}
+        if len(tokens) == 1 and year_of(tokens[0].text):
+            return "date", {f"year:{year_of(tokens[0].text)}"}
         values = amounts(tokens)
         if not values:  # "1973–148", "1/4": the figure as written
             return "number", {f"raw:{t.text}" for t in tokens if any(c.isdigit() for c in t.text)}
@@ -358,46 +322,10 @@ def _fact_keys(text: str, tokens: tuple[Token, ...], label: str) -> tuple[str, s
     return "", set()
 
 
-def amounts(tokens: tuple[Token, ...]) -> list[float]:
-    """Return the values of a number phrase ("$4.5 million", "between $25 million and $30 million",
-    "three"; none for "several thousand"), each with the scale words after it."""
-    values: list[float] = []
-    scaled = True
-    for token in tokens:
-        word = token.text.lower()
-        if word in _SCALES and values and not scaled:
-            values[-1] *= _SCALES[word]
-        elif (value := number_value(word)) is not None:
-            values.append(value)
-            scaled = False
-        else:
-            scaled = True
-    return values
-
-
-def date_keys(tokens: tuple[Token, ...]) -> set[str]:
-    """Return the parts a date states: "year:2024", "month:february", "day:26", "weekday:tuesday"."""
-    keys: set[str] = set()
-    days: set[str] = set()
-    for token in tokens:
-        word = token.text.lower().strip(".,")
-        month = month_of(word) if token.text[:1].isupper() or len(word) > 4 else ""
-        if month:
-            keys.add(f"month:{month}")
-        elif _YEAR.match(word):
-            keys.add(f"year:{word[:4]}")
-        elif re.fullmatch(r"\d+(st|nd|rd|th)?", word):
-            days.add(f"day:{int(re.sub(r'[a-z]', '', word))}")
-        elif word in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"):
-            keys.add(f"weekday:{word}")
-    if any(k.startswith("month:") for k in keys):
-        keys |= days  # "26" is a day beside a month only ("the 27-year-old" is no date)
-    return keys
-
-
-def role_of(parse: Parse, first: int, last: int) -> tuple[str, str]:
+def role_of(parse: Parse, tokens: tuple[int, int]) -> tuple[str, str]:
     """Return the lemma tokens [first, last) hang on and their role: "subject:criticize" or
     "object:send" for a predicate's arguments, else the dependency label (with its preposition)."""
+    first, last = tokens
     inside = range(first, last)
     root = next((i for i in inside if parse.tokens[i].head not in inside or parse.tokens[i].head == i), first)
     token = parse.tokens[root]

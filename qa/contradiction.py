@@ -24,10 +24,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from qa.alignment import (
-    NEGATIONS, UNKNOWN, Fact, Frame, Predicate, argument_keys, is_speech, plain_word, polarity, read_frames,
-    token_keys,
-)
+from qa.alignment import NEGATIONS, Frame, Predicate, argument_keys, is_speech, polarity, read_frames, token_keys
+from qa.conflicts import fact_conflict, fact_matched, role_conflict, slot_conflict
 from qa.lexicon import opposites, qualifiers
 from qa.nlp import Language, Parse
 
@@ -38,16 +36,11 @@ MEASURES = ("struct_min_share", "struct_mean_share", "struct_arcs", "struct_nove
             "struct_contradicted")
 ALIGNED = 0.5  # share of a claim sentence's content words its closest cited sentence must hold
 CONTRADICTED, ENTAILED, UNDECIDED = "contradicted", "entailed", "undecided"
-ENTITIES = frozenset({"name", "place"})  # kinds that compete for a role with each other
-SWAPPABLE = frozenset({"number", "date"})  # kinds whose only rival counts though its role differs
 LIGHT_VERBS = frozenset({"be", "have", "do"})
 CONTRADICTED_SHARE = 0.8  # a contradicted claim's score lies in [0, 0.8 x threshold)
 MEMO = 4096  # parsed texts kept by a ClaimChecker
 _WORD = re.compile(r"[^\W\d_][\w'’-]*")
 _SENTENCE_START = re.compile(r"(?:^|(?<=[.!?]\s))\s*[a-z]")
-_ARGUMENT = re.compile(r"^(subject|object):(.+)$")
-
-
 @dataclass(frozen=True)
 class Verdict:
     """What structure says of a claim: CONTRADICTED (kind and a one-line reason), ENTAILED or UNDECIDED."""
@@ -89,7 +82,7 @@ def judge_claim(claim: Parse, sources: Sequence[Parse], *, cased: bool = True) -
     verdicts = [judge_sentence(frame, frames, cased=cased) for frame in claims]
     if not verdicts or not frames:
         return Verdict(UNDECIDED)
-    found = measure(claims, frames, verdicts)
+    found = measure(claims, frames, verdicts=verdicts)
     contradicted = next((v for v in verdicts if v.contradicted), None)
     if contradicted is not None:
         return replace(contradicted, measures=found)
@@ -97,14 +90,14 @@ def judge_claim(claim: Parse, sources: Sequence[Parse], *, cased: bool = True) -
     return Verdict(state, sentence=verdicts[0].sentence, measures=found)
 
 
-def measure(claims: Sequence[Frame], sources: Sequence[Frame], verdicts: Sequence[Verdict]) -> tuple[float, ...]:
+def measure(claims: Sequence[Frame], sources: Sequence[Frame], *, verdicts: Sequence[Verdict]) -> tuple[float, ...]:
     """Return the MEASURES of claim sentences against the cited sentences, given their verdicts."""
     shares = [align(frame, sources)[1] for frame in claims]
     arcs = [arc for frame in claims for arc in frame.arcs]
     held = {(a, b) for frame in sources for child, head in frame.arcs for a in child for b in head}
     found = sum(1 for child, head in arcs if any((a, b) in held or (b, a) in held for a in child for b in head))
     facts = [f for frame in claims for f in frame.facts]
-    novel = sum(1 for f in facts if not any(_fact_matched(f, s) for s in sources))
+    novel = sum(1 for f in facts if not any(fact_matched(f, s) for s in sources))
     return (min(shares), sum(shares) / len(shares), found / len(arcs) if arcs else 1.0, float(novel),
             sum(v.entailed for v in verdicts) / len(verdicts), float(any(v.contradicted for v in verdicts)))
 
@@ -114,12 +107,12 @@ def judge_sentence(claim: Frame, sources: Sequence[Frame], *, cased: bool = True
     aligned, share = align(claim, sources)
     if aligned is None or share < ALIGNED:
         return Verdict(UNDECIDED)
-    found = (_polarity(claim, aligned) or _facts(claim, aligned) or _roles(claim, aligned)
-             or _qualifier(claim, aligned) or (_replaced(claim, aligned) if cased else None))
+    found = (_polarity(claim, aligned) or fact_conflict(claim, aligned) or role_conflict(claim, aligned)
+             or _qualifier(claim, aligned) or (slot_conflict(claim, aligned) if cased else None))
     if found is not None:
         kind, reason = found
         return Verdict(CONTRADICTED, kind=kind, reason=reason, sentence=aligned.text)
-    if share >= 1.0 and all(_fact_matched(f, aligned) for f in claim.facts) and all(
+    if share >= 1.0 and all(fact_matched(f, aligned) for f in claim.facts) and all(
             _borne(p, aligned) for p in claim.predicates):
         return Verdict(ENTAILED, sentence=aligned.text)
     return Verdict(UNDECIDED, sentence=aligned.text)
@@ -252,126 +245,6 @@ def _says(theirs: Predicate, mine: Predicate, *, words: tuple[str, str] | None =
     if words is not None:
         return f"the cited sentence says “{words[0]}” where the claim says “{words[1]}”"
     return f"the cited sentence says “{theirs.text}” where the claim says “{mine.text}”"
-
-
-def _facts(claim: Frame, source: Frame) -> tuple[str, str] | None:
-    """Return (kind, reason) for the first fact of the claim whose role the source fills with another
-    fact of its kind that the claim does not state in that role (a number or date the source lacks
-    may also meet the source's only other one of its kind, whatever its role)."""
-    lacking = [f for f in claim.facts if not _fact_matched(f, source)]
-    extra = [g for g in source.facts if not _fact_matched(g, claim)]
-    for fact in claim.facts:
-        if any(_same_role(fact, g) and _overlap(fact, g) for g in source.facts):
-            continue  # the source says it in that very role
-        if fact not in lacking:
-            continue
-        rivals = [g for g in source.facts if _comparable(fact, g) and _same_role(fact, g) and not _overlap(fact, g)
-                  and not any(_same_role(h, g) and _overlap(h, g) for h in claim.facts)]
-        if not rivals and fact.kind in SWAPPABLE:
-            others = [g for g in extra if _comparable(fact, g)]
-            if len(others) == 1 and sum(1 for f in lacking if _comparable(f, others[0])) == 1:
-                rivals = others
-        if rivals:
-            return fact.kind, _has(rivals[0], fact)
-    return None
-
-
-def _words(fact: Fact) -> set[str]:
-    return {plain_word(w) for w in fact.text.split()} - {"the", "of", "and"}
-
-
-def _demonym(fact: Fact) -> bool:
-    """Return True for a place named by the word for its people ("German", "the Briton")."""
-    return fact.label == "NORP"
-
-
-def _same_role(mine: Fact, theirs: Fact) -> bool:
-    return mine.role == theirs.role or (bool(mine.head) and mine.head == theirs.head)
-
-
-def _overlap(mine: Fact, theirs: Fact) -> bool:
-    """Return True when two facts state the same thing: a shared value, date part, place or name word."""
-    if mine.kind == "date" and theirs.kind == "date":
-        return mine.keys <= theirs.keys or theirs.keys <= mine.keys
-    return bool(mine.keys & theirs.keys)
-
-
-def _has(theirs: Fact, mine: Fact) -> str:
-    if mine.kind == "name":
-        return f"the cited sentence names {theirs.text} where the claim names {mine.text}"
-    return f"the cited sentence has {theirs.text} where the claim has {mine.text}"
-
-
-def _comparable(mine: Fact, theirs: Fact) -> bool:
-    if mine.kind in ENTITIES and (_words(mine) <= _words(theirs) or _words(theirs) <= _words(mine)):
-        return False  # "Pat Ingles" and "Pat", "Porto" and "Porto AGE": one name written two ways
-    if mine.kind != theirs.kind:  # "Berlin mentioned" for "Macron mentioned", not "the Briton" for "Hamilton"
-        return mine.kind in ENTITIES and theirs.kind in ENTITIES and not _demonym(mine) and not _demonym(theirs)
-    if mine.kind == "date":  # "March" and "2024" do not compete; "March 4" and "March 5" do
-        parts = {k.split(":")[0] for k in mine.keys} & {k.split(":")[0] for k in theirs.keys}
-        return bool(parts)
-    return True
-
-
-def _fact_matched(fact: Fact, frame: Frame) -> bool:
-    """Return True when `frame` states the fact: the same number or date (parts), a place it names
-    by any of its names, the name's words."""
-    theirs = [g for g in frame.facts if g.kind == fact.kind]
-    if fact.kind == "number":
-        return fact.keys <= frame.keys or any(fact.keys <= g.keys for g in theirs)
-    if fact.kind == "date":  # one date of the frame must hold every part ("plans for 1756" is not "December 1755")
-        return any(fact.keys <= g.keys for g in frame.facts if g.kind == "date") or (
-            all(k.startswith("year:") for k in fact.keys) and fact.keys <= {
-                f"year:{w}" for w in frame.words if w.isdigit()} and not any(g.kind == "date" for g in frame.facts))
-    if fact.kind == "place":
-        return bool(fact.keys & frame.keys)
-    return fact.keys <= frame.words
-
-
-def _replaced(claim: Frame, source: Frame) -> tuple[str, str] | None:
-    """Return (kind, reason) when a name, place, number or date of the source is gone from the claim
-    and a capitalised word or figure the source lacks fills its slot: the same dependency on the same
-    word ("demonstrated by However" for "demonstrated by Euclid")."""
-    parse, stated = claim.parse, claim.keys | claim.words
-    for fact in source.facts:
-        if _fact_matched(fact, claim) or fact.keys & stated:
-            continue
-        root = source.parse.tokens[_root(source.parse, fact)]
-        head = source.parse.tokens[root.head].lemma
-        for token in parse.tokens[claim.span[0]:claim.span[1]]:
-            if (token.dep == root.dep and parse.tokens[token.head].lemma == head and token.head != token.i
-                    and plain_word(token.text) not in source.words and _named(token, parse, claim)):
-                first, last = parse.subtree(token.i)
-                return fact.kind, _has(fact, replace(fact, text=parse.text[parse.tokens[first].start:
-                                                                         parse.tokens[last - 1].end]))
-    return None
-
-
-def _root(parse: Parse, fact: Fact) -> int:
-    inside = range(fact.first, fact.last)
-    return next((i for i in inside if parse.tokens[i].head not in inside or parse.tokens[i].head == i), fact.first)
-
-
-def _named(token, parse: Parse, claim: Frame) -> bool:
-    """Return True for a word written as a name or figure past the sentence's first word."""
-    return token.i > claim.span[0] and plain_word(token.text) not in UNKNOWN and (
-        token.text[:1].isupper() or any(c.isdigit() for c in token.text))
-
-
-def _roles(claim: Frame, source: Frame) -> tuple[str, str] | None:
-    """Return ("role", reason) when a name the claim makes the subject of a verb is only that verb's
-    object in the source, or the reverse ("Scholz criticized Macron" for "Macron criticized Scholz")."""
-    for fact in claim.facts:
-        mine = _ARGUMENT.match(fact.role)
-        if not mine or fact.kind not in ("name", "place"):
-            continue
-        same = [g for g in source.facts if g.kind == fact.kind and g.keys & fact.keys]
-        roles = [_ARGUMENT.match(g.role) for g in same]
-        verb = [r for r in roles if r and r.group(2) == mine.group(2)]
-        if verb and all(r.group(1) != mine.group(1) for r in verb):
-            return "role", (f"the cited sentence has {fact.text} as the {verb[0].group(1)} of “{mine.group(2)}”, "
-                            f"the claim as its {mine.group(1)}")
-    return None
 
 
 def _qualifier(claim: Frame, source: Frame) -> tuple[str, str] | None:

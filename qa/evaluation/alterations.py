@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from qa.evaluation.rewrites import ALTERATIONS, REPHRASINGS, alter_parsed, rephrase_parsed
+from qa.evaluation.rewrites import ALTERATIONS, alter_parsed, rephrase_parsed
 from qa.models import Article
 from qa.nlp import Parse
 from qa.sentences import split_sentences

@@ -3,11 +3,19 @@
 No NLI model is available offline, so the verifier is a logistic regression over the alignment
 features of qa.evaluation.features (content-term and n-gram coverage of each claim sentence in its
 best source sentence or window, copied fragments, MiniLM cosine of claim sentence and window, novel
-names and numbers, negation and hedges). One model serves single-sentence claims, another
-multi-sentence summaries, because a summary fails when any one sentence fails. The weights, fitted on
-the dev splits of the human-labelled data by bench/fit_verifier.py, ship as verifier_weights.json;
-inference needs numpy and the embedder only. The weights are sign-constrained (alignment may only
-raise support, novelty and mismatches only lower it), so the score is monotone in the evidence.
+names and numbers, negation and hedges) and the structural measures of qa.contradiction (the share
+of each claim sentence's words and dependency arcs its closest cited sentence holds, facts no cited
+sentence states, sentences entailed or contradicted). One model serves single-sentence claims,
+another multi-sentence summaries, because a summary fails when any one sentence fails. The weights,
+fitted on the dev splits of the human-labelled data by bench/fit_verifier.py, ship as
+verifier_weights.json; inference needs numpy, the embedder and the spaCy pipeline. The weights are
+sign-constrained (alignment may only raise support, novelty and mismatches only lower it), so the
+score is monotone in the evidence.
+
+The learned model decides only what structure leaves open: a claim its cited sentence contradicts
+(qa.contradiction: a changed number, date, name or place in the same role, a reversed polarity or
+stance, an added qualifier) scores below the threshold whatever the model says, and one whose cited
+sentence bears out every word reaches it (qa.contradiction.fold).
 
 The features' cosines are those of the embedding model the weights were fitted with (recorded in the
 weights as "embed_model"): verifier_embedder() runs that model whatever QA_EMBED_MODEL says, since
@@ -16,11 +24,10 @@ another model's cosines would shift every score without a sign.
 A score is the probability of support under equal priors of supported and unsupported claims; each
 model's dev-tuned decision threshold is folded into its intercept, so one `threshold` serves both.
 
-Known limits (measured in bench/alterations.py and qa.evaluation.validation): one changed name,
-number, date or polarity always lowers the score of a claim copied from its source, but rarely below
-the threshold, because the human labels give those mismatches little weight (reports add
-qa.evaluation.features.fact_notes, so a reader sees them); the summary model, fitted on CNN/DM,
-rewards copying and scores paraphrased summaries low.
+Known limits (measured in bench/alterations.py and qa.evaluation.validation): a name swapped for a
+word the parser does not read as a name, in a role it does not line up, stays with the learned
+model, which seldom rejects a claim copied from its source with one fact changed; the summary model,
+fitted on CNN/DM, rewards copying and scores paraphrased summaries low.
 """
 
 from __future__ import annotations
