@@ -23,6 +23,9 @@ def fact_conflict(claim: Frame, source: Frame) -> tuple[str, str] | None:
     lacking = [f for f in claim.facts if not fact_matched(f, source)]
     extra = [g for g in source.facts if not fact_matched(g, claim)]
     for fact in claim.facts:
+        variant = next((g for g in source.facts if _variant(fact, g)), None) if fact in lacking else None
+        if variant is not None:  # "Lord von Bora" for "Katharina von Bora"
+            return "name", _has(variant, fact)
         if any(_same_role(fact, g) and _overlap(fact, g) for g in source.facts):
             continue  # the source says it in that very role
         if fact not in lacking:
@@ -36,6 +39,15 @@ def fact_conflict(claim: Frame, source: Frame) -> tuple[str, str] | None:
         if rivals:
             return fact.kind, _has(rivals[0], fact)
     return None
+
+
+def _variant(mine: Fact, theirs: Fact) -> bool:
+    """Return True for two names of two words or more sharing the word a mention must carry but each
+    with a word the other lacks: another person of that family, another museum of that name."""
+    if mine.kind != "name" or theirs.kind != "name" or not mine.keys & theirs.keys:
+        return False
+    a, b = _words(mine), _words(theirs)
+    return len(a) >= 2 and len(b) >= 2 and bool(a - b) and bool(b - a)
 
 
 def _words(fact: Fact) -> set[str]:
