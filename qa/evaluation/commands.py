@@ -129,7 +129,9 @@ def validate(app, data: Path, out: Path | None) -> None:
 
     weights = load_weights()
     embedder = verifier_embedder(weights, settings=app.settings, embedder=lambda: app.embedder)
-    report = validate_verifier(data, embedder=embedder, weights=weights)
+    from qa.contradiction import ClaimChecker
+
+    report = validate_verifier(data, embedder=embedder, checker=ClaimChecker(app.language), weights=weights)
     text = render_validation(report)
     click.echo(text)
     out = out or app.settings.data_dir / "validation"
@@ -157,7 +159,7 @@ def squad(data: Path, out: Path, sample: int, seed: int) -> None:
 def _judge(app, name: str):
     from qa.evaluation.judges import build_judge
 
-    return build_judge(name, settings=app.settings, embedder=lambda: app.embedder)
+    return build_judge(name, settings=app.settings, embedder=lambda: app.embedder, language=app.language)
 
 
 def _system(app, *, api: str, k: int) -> dict:
