@@ -95,7 +95,8 @@ def swap_numbers(messages: list[dict]) -> str:
     """Reply with the Paris meeting's day and head count swapped: each number is in the passage, the
     sentence no longer says what it says."""
     prompt = messages[-1]["content"]
-    number = next(n for n, text in re.findall(r"^\[(\d+)\] (.*)$", prompt, re.M) if "approximately 20" in text)
+    passages = re.findall(r"^\[(\d+)\] [^\n]*\n<passage>\n(.*?)\n</passage>", prompt, re.M | re.S)
+    number = next(n for n, text in passages if "approximately 20" in text)
     return (f"On February 20, approximately 26 European leaders gathered in Paris to discuss threats from "
             f"Russian President Vladimir Putin [{number}].")
 
