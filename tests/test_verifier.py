@@ -220,6 +220,15 @@ def test_alter_claim_changes_exactly_one_fact() -> None:
     assert alter_claim("He didn't win the cup.", "", rng=random.Random(0)) == {"polarity": "He did win the cup."}
 
 
+def test_a_swapped_name_is_a_name_of_the_context_not_a_sentence_opening_word() -> None:
+    claim = "Near the end of his life, Tesla fed the pigeons."
+    context = claim + " However, he was poor. Since 1934 Westinghouse paid his rent. Nikola Tesla died in 1943."
+
+    altered = {alter_claim(claim, context, rng=random.Random(seed))["name"] for seed in range(20)}
+
+    assert altered == {"Near the end of his life, Westinghouse fed the pigeons."}
+
+
 def test_seed_corpus_alterations_score_faithful_above_altered(verifier: SupportVerifier, seed_corpus: Path) -> None:
     articles, problems = load_corpus(seed_corpus)
     assert problems == []

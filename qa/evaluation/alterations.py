@@ -117,17 +117,29 @@ def alter_claim(claim: str, context: str, *, rng: random.Random) -> dict[str, st
 
 
 def _swap_name(claim: str, context: str, *, rng: random.Random) -> str | None:
-    """Return `claim` with one name past its first word replaced by a different name of `context`."""
+    """Return `claim` with one name past its first word replaced by a different name of `context`: one
+    sharing no word with a capitalised word of the claim, and not a one-word phrase opening a sentence
+    ("However", "Since") unless the context also writes it capitalised mid-sentence."""
     names = [m for m in _NAME.finditer(claim) if m.start() > 0 and _is_name(m.group())]
     if not names:
         return None
     target = rng.choice(names)
-    used = {w for m in names for w in m.group().split()}
-    others = sorted({m.group() for m in _NAME.finditer(context)
-                     if _is_name(m.group()) and not set(m.group().split()) & used})
+    used = {w for m in _NAME.finditer(claim) for w in m.group().replace("-", " ").split()}
+    others = sorted(_context_names(context) - {n for n in _context_names(context) if set(n.split()) & used})
     if not others:
         return None
     return claim[:target.start()] + rng.choice(others) + claim[target.end():]
+
+
+def _context_names(context: str) -> set[str]:
+    """Return the capitalised phrases of `context` that read as names (see _swap_name)."""
+    found: list[tuple[str, bool]] = []  # (phrase, opens its sentence)
+    for start, end in split_sentences(context):
+        sentence = context[start:end]
+        found += [(m.group(), not sentence[:m.start()].strip(" \"'‘“(")) for m in _NAME.finditer(sentence)
+                  if _is_name(m.group())]
+    inside = {phrase.split()[0] for phrase, first in found if not first}
+    return {phrase for phrase, first in found if not first or " " in phrase or phrase in inside}
 
 
 def _swap_number(claim: str, context: str, *, rng: random.Random) -> str | None:
