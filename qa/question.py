@@ -20,6 +20,7 @@ PRONOUNS = frozenset({"he", "she", "him", "her", "his", "they", "them", "their",
 _AUX_OPENERS = frozenset({"be", "do", "have", "can", "could", "will", "would", "should", "may", "might", "must", "shall"})
 STRICT = frozenset({"who", "when", "how many", "how much", "how long", "how old"})
 STRICT_FOCUS = frozenset({"date", "day", "year", "month", "name"})
+ACTION_VERBS = frozenset({"do", "happen", "occur"})
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
 
 
@@ -42,6 +43,7 @@ class Question:
     years: tuple[str, ...] = ()  # the years among them
     numbers: tuple[str, ...] = ()  # amounts it names outside the wh-phrase
     pronouns: tuple[str, ...] = ()  # pronouns standing for someone of an earlier turn
+    asks_action: bool = False  # "What did Y do ...?", "What happened ...?": an event, not a name to pick out
     shape: int = 0  # how many answers it wants ("Which two crises" -> 2), 0 when not said
     wh_span: tuple[int, int] = (0, 0)  # character offsets of the wh-phrase
     mentions: tuple[str, ...] = field(default=(), repr=False)  # every name in it, wh-phrase included
@@ -74,9 +76,19 @@ def read_question(parse: Parse) -> Question:
         content=speech["content"], names=tuple(names), places=tuple(places), dates=tuple(dates),
         years=tuple(y for d in dates for y in _YEAR.findall(d)), numbers=tuple(numbers),
         pronouns=tuple(t.lemma for t in tokens if t.pos == "PRON" and t.lemma in PRONOUNS),
+        asks_action=_asks_action(parse, wh_token, labels),
         shape=shape, wh_span=(parse.tokens[span[0]].start, parse.tokens[span[1] - 1].end) if span[1] > span[0] else (0, 0),
         mentions=tuple(f"{m.title} {m.text}".strip() for m in find_mentions(parse)),
     )
+
+
+def _asks_action(parse: Parse, wh: Token | None, labels: frozenset[str]) -> bool:
+    """Return True when an untyped "what" is what its verb does or what happens ("What did Scholz do
+    after ...?", "What happened next?"): the answer is the event a sentence tells, not a phrase in it."""
+    if wh is None or wh.lemma != "what" or labels:
+        return False
+    head = parse.tokens[wh.head]
+    return head.pos in ("VERB", "AUX") and head.lemma in ACTION_VERBS
 
 
 def _wh_phrase(parse: Parse, wh: Token | None) -> tuple[str, str, tuple[int, int], int]:

@@ -30,14 +30,14 @@ class Lookup(Protocol):
 def pick_short_answer(question: Question, item: Evidence, sentence: SentenceScore, lookup: Lookup, *,
                       parse: Callable[[str], Parse] | None = None) -> ShortAnswer | None:
     """Return the short answer within the chosen sentence (or the speaker it quotes), or None for a
-    yes-no or why question, or when the sentence holds no phrase of the asked kind it does not name."""
+    yes-no or why question, one asking what someone did or what happened, or when the sentence holds no phrase of the asked kind it does not name."""
     hit = item.hit
     statement = sentence.statement
     if question.asks_speaker and statement is not None and sentence.support:
         if not statement.name:  # "Western nations", "A senior US official": who said it, unnamed
             return _unnamed(hit, statement)
         return _speaker(hit, sentence, lookup)
-    if question.wh in ("yes-no", "why", "") or question.speaker and not question.labels:
+    if question.wh in ("yes-no", "why", "") or question.asks_action or question.speaker and not question.labels:
         return None
     asked = set(words(question.text)) - STOPWORDS
     found = [m for m in sentence.notes.mentions if m.label in question.labels and not _named_by(m, asked)]

@@ -55,6 +55,14 @@ def test_a_sentence_that_does_so_brings_the_sentence_saying_what_was_done(ingest
     assert answer.short_answer.text == "Joe Biden"
 
 
+def test_what_someone_did_is_answered_with_the_sentence_and_no_phrase_picked_out_as_the_answer(ingested) -> None:
+    answer = answer_question("What did Olaf Scholz do after Macron's remark?", pipeline=ingested.pipeline)
+
+    assert answer.answer == ("In response to Macron's announcement, German Chancellor Olaf Scholz publicly criticized "
+                             "the idea of sending troops [1].")
+    assert cited(answer) == [(TROOPS, 4)] and answer.short_answer is None
+
+
 def test_a_sentence_whose_subject_is_a_pronoun_marks_whom_it_means_and_cites_where_he_is_named(ingested) -> None:
     answer = answer_question("How did Matthew Miller describe Macron?", pipeline=ingested.pipeline)
 
