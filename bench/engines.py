@@ -58,7 +58,8 @@ def run_set(label: str, dataset: Path, corpus: Path, data: Path, *, embedder, ou
     print(f"{label}: ingest took {time.perf_counter() - started:.0f}s", file=sys.stderr)
     questions = load_dataset(dataset)
     k = assembly.settings.top_k
-    judge = build_judge("offline", settings=assembly.settings, embedder=lambda: embedder)
+    judge = build_judge("offline", settings=assembly.settings, embedder=lambda: embedder,
+                        language=assembly.language)
     results = {}
     for name, spec in ENGINES.items():
         asker = EngineAsker(build_engine(name, assembly), fallback=lambda: store_paragraphs(assembly.store))
