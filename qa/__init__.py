@@ -36,9 +36,10 @@ def open_engine(*, streaming: bool = False, **overrides: Any) -> CitedQueryEngin
     return build(streaming=streaming, **overrides)
 
 
-def ingest_path(path: str | Path, *, prune: bool = False, **overrides: Any) -> IngestReport:
-    """Return what ingesting the folder or file `path` into the store did, as `qa ingest PATH [--prune]`."""
+def ingest_path(path: str | Path, *, prune: bool = False, shard: str = "", **overrides: Any) -> IngestReport:
+    """Return what ingesting the folder or file `path` into the store did, as `qa ingest PATH [--prune]`;
+    `shard="i/n"` takes only that shard of its files, as `--shard i/n`."""
     from qa.assembly import Assembly
     from qa.config import get_settings
 
-    return Assembly(get_settings(**overrides)).ingest(Path(path), prune=prune)
+    return Assembly(get_settings(**overrides)).ingest(Path(path), prune=prune, shard=shard)

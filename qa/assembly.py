@@ -69,11 +69,14 @@ class Assembly:
         return build_pipeline(self.settings, retriever=self.retriever, language=self.language)
 
     def ingest(self, root: Path, *, prune: bool = False, progress: Callable[[int], object] | None = None,
-               skipped: Callable[[UnreadableFile], None] | None = None) -> IngestReport:
+               skipped: Callable[[UnreadableFile], None] | None = None, shard: str = "") -> IngestReport:
         """Return what ingesting the folder or file `root` into the store did (QA_CHUNK_TOKENS and
-        QA_MAX_FILE_MB apply)."""
-        from qa.ingest import ingest_corpus
+        QA_MAX_FILE_MB apply); `shard` ("i/n") takes only that shard of its files (qa.shard)."""
+        from qa.ingest import check_shard, ingest_corpus
+        from qa.shard import parse_shard
 
+        # a bad spec fails before the store or a model is opened
+        part = check_shard(parse_shard(shard), prune=prune) if shard else None
         return ingest_corpus(Path(root), store=self.store, embedder=self.embedder, language=self.language,
                              chunk_tokens=self.settings.chunk_tokens, prune=prune,
-                             max_bytes=self.settings.max_file_bytes, progress=progress, skipped=skipped)
+                             max_bytes=self.settings.max_file_bytes, progress=progress, skipped=skipped, shard=part)

@@ -73,9 +73,12 @@ def cli(ctx: click.Context) -> None:
                   "other folders stay; an article goes only when its file is gone from its folder, or with --prune.")
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--prune", is_flag=True, help="Also remove every stored article that PATH does not hold.")
+@click.option("--shard", default="", metavar="I/N",
+              help="Take only shard I of N (1-based) of the files: N processes, on one machine or many, "
+                   "each with its own I, share one folder's ingest into one Chroma server.")
 @click.option("--keep-others", is_flag=True, hidden=True)  # what ingest now always does
 @click.pass_obj
-def ingest(app: App, path: Path | None, prune: bool, keep_others: bool) -> None:
+def ingest(app: App, path: Path | None, prune: bool, shard: str, keep_others: bool) -> None:
     from tqdm import tqdm
 
     root = path or app.settings.corpus_dir
@@ -84,7 +87,8 @@ def ingest(app: App, path: Path | None, prune: bool, keep_others: bool) -> None:
 
     with tqdm(desc="ingest", unit="article", file=sys.stderr, leave=False, delay=0.5,
               disable=not sys.stderr.isatty()) as bar:
-        report = app.ingest(root, prune=prune and not keep_others, progress=bar.update, skipped=skipped)
+        report = app.ingest(root, prune=prune and not keep_others, progress=bar.update, skipped=skipped,
+                            shard=shard)
     click.echo(report.summary())
 
 

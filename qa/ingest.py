@@ -1,5 +1,6 @@
 """Sync a corpus folder into the store: embed added and changed articles; remove only the articles
-whose own file is gone from the folder they came from, or that the user names."""
+whose own file is gone from the folder they came from, or that the user names. With a shard (qa.shard),
+one of several processes syncs only the files of the folder that hash to it."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from qa.errors import ArticleNotFound, CorpusError, UnreadableFile
 from qa.annotate import NOTES_VERSION, annotate_paragraphs
 from qa.models import Article, Chunk, SentenceNotes
 from qa.nlp import Language
+from qa.shard import Shard
 from qa.store import ArticleWrite, Store, StoredArticle, chunk_node
 
 EMBED_GROUP = 512  # texts embedded per model call across articles
@@ -48,21 +50,31 @@ class IngestReport:
 
 def ingest_corpus(root: Path, *, store: Store, embedder, language: Language, chunk_tokens: int = 0,
                   prune: bool = False, max_bytes: int = MAX_FILE_BYTES, progress: Callable[[int], None] | None = None,
-                  skipped: Callable[[UnreadableFile], None] | None = None) -> IngestReport:
+                  skipped: Callable[[UnreadableFile], None] | None = None, shard: Shard | None = None) -> IngestReport:
     """Return what was done after storing the readable articles under `root` (a folder or one file).
 
     Nothing else is removed but the stored articles that came from this folder and whose file is gone
     from it; with `prune`, also every other stored article the folder does not hold, except those its
     unreadable files may hold. An article id already stored from another folder with other content,
     or an article stored under another id, is skipped with a reason rather than overwritten or doubled;
-    `skipped` hears of each file skipped before anything is embedded."""
+    `skipped` hears of each file skipped before anything is embedded.
+
+    With `shard`, only the files of the folder that shard holds are stored, and only the articles whose
+    file it holds can go: the other shards' files are neither stored nor gone, whichever process runs
+    first. The whole folder is still read, so which of two files holding the same article is stored,
+    and which is skipped, does not depend on the shards. `prune` is refused with a shard."""
     started = time.perf_counter()
     root = Path(root)
+    check_shard(shard, prune=prune)
     articles, problems = load_corpus(root, max_bytes=max_bytes)
+    if shard is not None:
+        articles = [a for a in articles if shard.holds(a.source)]
+        problems = [p for p in problems if shard.holds(p.path)]
     folder = (root if root.is_dir() else root.parent).resolve()
     stored = store.article_records()
     gone = {a: f"its file {r.source} is gone from {folder}" for a, r in stored.items()
-            if r.root == str(folder) and r.source and not (folder / r.source).exists()}
+            if r.root == str(folder) and r.source and not (folder / r.source).exists()
+            and (shard is None or shard.holds(r.source))}
     articles, clashes = _clear_of_clashes(articles, stored, folder=folder, leaving=set(gone))
     problems = problems + clashes
     for problem in problems if skipped else ():
@@ -82,6 +94,15 @@ def ingest_corpus(root: Path, *, store: Store, embedder, language: Language, chu
     report.problems = problems
     report.seconds = time.perf_counter() - started
     return report
+
+
+def check_shard(shard: Shard | None, *, prune: bool) -> Shard | None:
+    """Return `shard` when ingest can take it; raise CorpusError for a shard with `prune`, which removes
+    what the whole folder does not hold."""
+    if shard is not None and prune:
+        raise CorpusError("--prune removes what the whole folder does not hold, so it cannot run with --shard; "
+                          "run it on its own once every shard is done")
+    return shard
 
 
 def _clear_of_clashes(articles: list[Article], stored: dict[str, StoredArticle], *, folder: Path,

@@ -1,5 +1,6 @@
 """The API in a real `qa serve` (two worker processes) on a loopback port, over the seed corpus on the Chroma server,
-through the official `openai` client (unchanged, streaming included) and plain httpx."""
+through the official `openai` client (unchanged, streaming included) and plain httpx; and two `qa serve`
+processes, as on two machines, answering one conversation turn by turn."""
 
 from __future__ import annotations
 
@@ -50,19 +51,39 @@ def qa_executable() -> str:
 def server(ingested_server: Ingested, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Yield `qa serve --workers 2` over the ingested Chroma collection, requiring KEY; stopped at the end.
     Two processes, as the API is stateless: any of them may answer any turn of a conversation."""
-    settings = ingested_server.settings
+    process, url, log_path = _start_serve(ingested_server, tmp_path_factory, workers=2)
+    try:
+        yield Server(url, _wait_until_ready(process, url, log_path))
+    finally:
+        stop_process(process, timeout=15)
+
+
+@pytest.fixture(scope="module")
+def two_servers(ingested_server: Ingested, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
+    """Yield the URLs of two `qa serve` processes of one worker each over the one ingested Chroma collection,
+    as two machines would run them; stopped at the end."""
+    started = [_start_serve(ingested_server, tmp_path_factory, workers=1) for _ in range(2)]
+    try:
+        for process, url, log_path in started:
+            _wait_until_ready(process, url, log_path)
+        yield [url for _, url, _ in started]
+    finally:
+        for process, _, _ in started:
+            stop_process(process, timeout=15)
+
+
+def _start_serve(ingested: Ingested, tmp_path_factory: pytest.TempPathFactory, *,
+                 workers: int) -> tuple[subprocess.Popen, str, Path]:
+    """Return a started `qa serve --workers N` over the ingested collection, requiring KEY, its URL and its log."""
+    settings = ingested.settings
     port = free_port()
     log_path = tmp_path_factory.mktemp("qa-serve") / "serve.log"
     env = {**os.environ, "QA_CHROMA_URL": settings.chroma_url, "QA_COLLECTION": settings.collection,
            "QA_DATA_DIR": str(settings.data_dir), "QA_API_KEY": KEY}
     with log_path.open("wb") as log:
-        process = subprocess.Popen([qa_executable(), "serve", "--port", str(port), "--workers", "2"], stdout=log,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        yield Server(url, _wait_until_ready(process, url, log_path))
-    finally:
-        stop_process(process, timeout=15)
+        process = subprocess.Popen([qa_executable(), "serve", "--port", str(port), "--workers", str(workers)],
+                                   stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+    return process, f"http://127.0.0.1:{port}", log_path
 
 
 def _wait_until_ready(process: subprocess.Popen, url: str, log_path: Path) -> tuple[int, dict]:
@@ -205,3 +226,31 @@ def test_concurrent_questions_get_the_same_answers_as_one_at_a_time(server: Serv
     for question, answer in zip(questions, together):
         expected = one_at_a_time[question]
         assert (answer["answer"], answer["citations"]) == (expected["answer"], expected["citations"])
+
+
+CONVERSATION = [QUESTION, FOLLOW_UP, "Who criticized the idea of sending troops?",
+                "What did a senior US official tell the outlet?"]
+
+
+def _converse(urls: list[str]) -> list[dict]:
+    """Return the answers to CONVERSATION, turn n sent with the whole history to urls[n % len(urls)]."""
+    messages, answers = [], []
+    for turn, question in enumerate(CONVERSATION):
+        messages.append({"role": "user", "content": question})
+        response = httpx.post(f"{urls[turn % len(urls)]}/v1/chat", json={"messages": messages},
+                              headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
+        assert response.status_code == 200, response.text
+        answers.append(response.json())
+        messages.append({"role": "assistant", "content": answers[-1]["answer"]})
+    return answers
+
+
+def test_two_servers_answering_a_conversation_in_turn_answer_as_one_does(two_servers: list[str]) -> None:
+    alone = _converse(two_servers[:1])
+
+    in_turn = _converse(two_servers)
+
+    assert in_turn == alone
+    assert [answer["answerable"] for answer in alone] == [True] * len(CONVERSATION)
+    assert "not going to send any troops to Ukraine" in alone[1]["answer"]
+    assert [(c["article_id"], c["paragraph"]) for c in alone[1]["citations"]][:1] == [(TROOPS, 7)]

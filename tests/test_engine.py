@@ -259,6 +259,13 @@ def test_ingest_path_again_embeds_nothing(tmp_path: Path) -> None:
     assert (again.added, again.updated, again.chunks, len(again.unchanged)) == ([], [], 0, 2)
 
 
+def test_ingest_path_takes_one_shard_of_the_folder_then_the_other(tmp_path: Path) -> None:
+    first = qa.ingest_path(ROOT / "corpus", shard="1/2", data_dir=tmp_path / "data")
+    second = qa.ingest_path(ROOT / "corpus", shard="2/2", data_dir=tmp_path / "data")
+
+    assert (first.added, second.added, second.removed) == (["macron-troops-remark-irks-us"], ["us-angry-with-macron"], [])
+
+
 # qa eval run --engine ----------------------------------------------------------------------------------
 
 def few_questions(tmp_path: Path) -> Path:
