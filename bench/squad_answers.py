@@ -5,10 +5,17 @@ removed from the store while the rest of its article stays (only questions whose
 other paragraph holds). Also the cost of each: ingest time and query p50 in the same run.
 
     python bench/squad_answers.py [--sample 2000] [--negatives 300] [--baseline c3be402] [--skip-baseline]
+                                  [--work DIR] [--versions ours,baseline]
 
 The earlier version runs from a temporary git worktree of --baseline in a subprocess (its own code,
 this environment's packages); it has no short answer, so its first quoted sentence stands in for
 one. Prints a table and writes bench/results/squad_answers.json.
+
+The stores and each version's results are kept in --work (a new temporary folder by default), so
+the two versions can run as two processes at once (`--versions ours` and `--versions baseline` with
+one --work) and an interrupted run resumes: ingest is incremental, and the seconds of a store's first
+complete ingest are kept beside it (`ingest-*.json`). The table is made of every version's results in
+--work.
 """
 
 from __future__ import annotations
@@ -111,7 +118,7 @@ def run_ours(stores: dict[str, tuple[Path, list[Article], list[dict]]]) -> dict:
         store = open_store(settings)
         started = time.perf_counter()
         ingest_articles(articles, store=store, embedder=embedder, language=language)
-        ingest = time.perf_counter() - started
+        ingest = first_ingest(folder, time.perf_counter() - started)
         pipeline = build_pipeline(settings, retriever=build_retriever(settings, store=store, embedder=embedder),
                                   language=language)
         rows = []
@@ -125,6 +132,16 @@ def run_ours(stores: dict[str, tuple[Path, list[Article], list[dict]]]) -> dict:
         out[name] = {"ingest_seconds": ingest, "rows": rows}
         print(f"ours, {name}: ingest {ingest:.0f}s, {len(rows)} questions", file=sys.stderr)
     return out
+
+
+def first_ingest(folder: Path, seconds: float) -> float:
+    """Return the seconds the store in `folder` took to ingest when it was first complete: `seconds`
+    the first time, what was recorded then on a resumed run."""
+    record = folder.with_name(f"ingest-{folder.name}.json")
+    if record.exists():
+        return json.loads(record.read_text())["seconds"]
+    record.write_text(json.dumps({"seconds": seconds}))
+    return seconds
 
 
 def run_baseline(rev: str, stores: dict[str, tuple[Path, list[Article], list[dict]]]) -> dict:
@@ -143,7 +160,10 @@ def run_baseline(rev: str, stores: dict[str, tuple[Path, list[Article], list[dic
         env = {"PYTHONPATH": str(tree), "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
         subprocess.run([sys.executable, str(work / "runner.py"), str(work / "job.json"), str(work / "out.json")],
                        cwd=tree, env=env, check=True)
-        return json.loads((work / "out.json").read_text())
+        result = json.loads((work / "out.json").read_text())
+        for name, (folder, _, _) in stores.items():
+            result[name]["ingest_seconds"] = first_ingest(folder, result[name]["ingest_seconds"])
+        return result
     finally:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(tree)], capture_output=True)
 
@@ -183,6 +203,8 @@ def main() -> int:
     parser.add_argument("--negatives", type=int, default=300, help="hard negatives (0 = none)")
     parser.add_argument("--baseline", default="c3be402", help="the earlier version to run beside this one")
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--work", type=Path, help="folder for the stores and results (kept; reused when resumed)")
+    parser.add_argument("--versions", default="ours,baseline", help="which to run now: ours, baseline or both")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "squad_answers.json")
     args = parser.parse_args()
 
@@ -190,7 +212,9 @@ def main() -> int:
     sample = random.Random(args.seed).sample(questions, min(args.sample, len(questions)))
     negatives = hard_negatives(articles, sample, args.negatives, args.seed) if args.negatives else []
     removed = {f"{q['article_id']}:{q['paragraph']}" for q in negatives}
-    work = Path(tempfile.mkdtemp(prefix="qa-squad-answers-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="qa-squad-answers-"))
+    work.mkdir(parents=True, exist_ok=True)
+    run = set(args.versions.split(",")) - ({"baseline"} if args.skip_baseline else set())
 
     def stores(prefix: str) -> dict:
         out = {"full": (work / f"{prefix}-full", articles, sample)}
@@ -198,9 +222,12 @@ def main() -> int:
             out["holes"] = (work / f"{prefix}-holes", without(articles, removed), negatives)
         return out
 
-    results = {"this version": run_ours(stores("ours"))}
-    if not args.skip_baseline:
-        results[f"earlier ({args.baseline})"] = run_baseline(args.baseline, stores("baseline"))
+    saved = {"this version": work / "result-ours.json", f"earlier ({args.baseline})": work / "result-baseline.json"}
+    if "ours" in run:
+        saved["this version"].write_text(json.dumps(run_ours(stores("ours"))))
+    if "baseline" in run:
+        saved[f"earlier ({args.baseline})"].write_text(json.dumps(run_baseline(args.baseline, stores("baseline"))))
+    results = {name: json.loads(path.read_text()) for name, path in saved.items() if path.exists()}
     table = {name: grade(result, sample, negatives) for name, result in results.items()}
 
     print(f"\nSQuAD v1.1 dev: {len(sample)} questions (seed {args.seed}), {len(negatives)} hard negatives\n")
