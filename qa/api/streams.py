@@ -33,10 +33,15 @@ async def started(events: Iterator[Event]) -> AsyncIterator[Event]:
     first = await run_in_threadpool(next, events, None)
 
     async def produced() -> AsyncIterator[Event]:
-        if first is not None:
-            yield first
-        async for event in iterate_in_threadpool(events):
-            yield event
+        try:
+            if first is not None:
+                yield first
+            async for event in iterate_in_threadpool(events):
+                yield event
+        finally:  # a client gone midway: let the stages close what they hold open (the LLM's reply)
+            close = getattr(events, "close", None)
+            if close is not None:
+                await run_in_threadpool(close)
 
     return produced()
 
