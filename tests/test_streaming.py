@@ -16,6 +16,7 @@ import pytest
 from conftest import Ingested
 from fake_llm import FAKE_MODEL, running_fake_llm
 from fastapi import HTTPException
+from fastapi.responses import StreamingResponse
 from live_server import serving
 from openai import OpenAI
 
@@ -220,3 +221,18 @@ def test_a_filter_matching_nothing_is_still_a_json_404_before_the_stream_starts(
     assert response.headers["content-type"] == "application/json"
     assert (response.status_code, response.json()) == (
         404, {"detail": "the date range is empty: 2031-01-01 is after 2030-01-01"})
+
+
+def test_a_model_failing_after_text_was_sent_ends_the_stream_with_an_error_event(ingested: Ingested) -> None:
+    def breaks_midway(messages: list[dict]) -> StreamingResponse:
+        chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": FAKE_MODEL,
+                 "choices": [{"index": 0, "delta": {"content": quote_three(messages)}, "finish_reason": None}]}
+        body = f"data: {json.dumps(chunk)}\n\ndata: {{not json\n\n"
+        return StreamingResponse(iter([body]), media_type="text/event-stream")
+
+    with llm_server(ingested, breaks_midway, fallback=True) as url:
+        events = timed_events(url, chat_body())
+
+    names = [name for _, name, _ in events]
+    assert names[0] == "retrieved" and names[-1] == "error" and "delta" in names
+    assert events[-1][2]["status"] == 502 and "sent a malformed reply" in events[-1][2]["detail"]
