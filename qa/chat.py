@@ -7,14 +7,15 @@ he say next?" looks at the paragraphs after the last answer."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
-from qa.answer import Pipeline, Turn, answer_question
+from qa.answer import Pipeline, Turn, answer_events, answer_question
 from qa.evidence import FRAMING
 from qa.extractive import Steer
 from qa.lexicon import roles
 from qa.models import Answer
 from qa.retrieve import Filters
+from qa.streaming import Event
 from qa.terms import stem, terms
 
 # Earlier user turns replayed to resolve a follow-up: each costs a full retrieval, and a follow-up leans
@@ -151,10 +152,23 @@ def answer_conversation(question: str, history: Sequence[str], *, pipeline: Pipe
 
     Earlier turns are replayed with the extractive answerer even when an LLM answers: it is
     deterministic and cheap, and its cited answers are what follow-ups are resolved against."""
+    turn = replay_turns(question, history, pipeline=pipeline, k=k, filters=filters)
+    return answer_question(question, pipeline=pipeline, k=k, filters=filters, turn=turn)
+
+
+def conversation_events(question: str, history: Sequence[str], *, pipeline: Pipeline, k: int = 5,
+                        filters: Filters = Filters()) -> Iterator[Event]:
+    """Yield the answer to `question` after the earlier questions as its stages finish (qa.answer.answer_events)."""
+    turn = replay_turns(question, history, pipeline=pipeline, k=k, filters=filters)
+    yield from answer_events(question, pipeline=pipeline, k=k, filters=filters, turn=turn)
+
+
+def replay_turns(question: str, history: Sequence[str], *, pipeline: Pipeline, k: int = 5,
+                 filters: Filters = Filters()) -> Turn:
+    """Return how to answer `question`, resolved against the extractive answers of the earlier questions."""
     earlier: list[tuple[str, Answer]] = []
     for previous in list(history)[-MAX_REPLAYED_TURNS:] if MAX_REPLAYED_TURNS else []:
         turn = resolve_turn(previous, earlier)
         earlier.append((previous, answer_question(previous, pipeline=pipeline, k=k, filters=filters, turn=turn,
                                                   answerer=pipeline.replayer)))
-    return answer_question(question, pipeline=pipeline, k=k, filters=filters, turn=resolve_turn(question, earlier))
-
+    return resolve_turn(question, earlier)

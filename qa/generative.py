@@ -4,7 +4,7 @@ keeps only the citations that the cited passages support and do not contradict (
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from llama_index.core.llms import ChatMessage, MessageRole
 
@@ -14,6 +14,7 @@ from qa.contradiction import ClaimChecker
 from qa.llm import answerer_model, read_template
 from qa.models import Answer, Citation, Flag, Hit
 from qa.nlp import Language
+from qa.streaming import finished_count
 
 NOT_IN_CORPUS = "NOT_IN_CORPUS"
 REFUSAL = "The corpus does not contain an answer to this question."
@@ -58,6 +59,42 @@ class LLMAnswerer:
         # an LLMError propagates: qa.answer falls back to the extractive answer when QA_LLM_FALLBACK says so
         return build_answer(question, hits, self._model.chat(messages), checker=self._checker)
 
+    def stream(
+        self, question: str, hits: list[Hit], *, history: Sequence[tuple[str, str]] = ()
+    ) -> Iterator[str | Answer]:
+        """Yield the answer's sentences, checked, as the model's reply completes each, then the Answer.
+
+        Sentences wait until one keeps a citation (a reply that never cites is a refusal, so nothing of
+        it is sent), and the reply stops being sent once it says NOT_IN_CORPUS. The sentences yielded
+        join, with a space between, to the Answer's text unless the reply ends a refusal."""
+        if not hits:
+            yield _refusal(question)
+            return
+        messages = render_messages(question, hits, history=history, system_template=self._system_template,
+                                   user_template=self._user_template)
+        checked = CheckedReply(hits, checker=self._checker)
+        reply, sent, added = "", 0, 0
+        for token in self._model.stream(messages):  # an LLMError propagates, as from answer()
+            reply += token
+            if NOT_IN_CORPUS in reply:
+                continue
+            parsed = parse_markers(reply)
+            for sentence, markers in parsed[added:finished_count([text for text, _ in parsed])]:
+                checked.add(sentence, markers)
+                added += 1
+            if checked.cited:
+                yield from checked.sentences[sent:added]
+                sent = added
+        if NOT_IN_CORPUS in reply:
+            yield _refusal(question)
+            return
+        for sentence, markers in parse_markers(reply)[added:]:
+            checked.add(sentence, markers)
+        answer = checked.answer(question)
+        if answer.answerable:
+            yield from checked.sentences[sent:]
+        yield answer
+
 
 def render_messages(
     question: str,
@@ -93,35 +130,58 @@ def build_answer(question: str, hits: list[Hit], reply: str, *, checker: ClaimCh
     # the model was told to reply exactly NOT_IN_CORPUS; any reply containing it is a refusal
     if NOT_IN_CORPUS in reply:
         return _refusal(question)
-    flags: list[Flag] = []
-    numbers: dict[str, int] = {}  # paragraph key -> new marker, in order of first use
-    cited: dict[str, Hit] = {}
-    quotes: dict[str, list[tuple[int, int]]] = {}
-    sentences: list[str] = []
-    supported = 0
+    checked = CheckedReply(hits, checker=checker)
     for sentence, markers in parse_markers(reply):
-        kept = _checked_hits(sentence, markers, hits, flags, checker=checker)
+        checked.add(sentence, markers)
+    return checked.answer(question)
+
+
+class CheckedReply:
+    """An LLM reply checked a sentence at a time, in order: each sentence keeps the markers whose passage
+    supports it, renumbered 1..m in order of first use, so a sentence reads the same once the rest arrives."""
+
+    def __init__(self, hits: list[Hit], *, checker: ClaimChecker | None = None) -> None:
+        self._hits = hits
+        self._checker = checker
+        self.flags: list[Flag] = []
+        self._numbers: dict[str, int] = {}  # paragraph key -> new marker, in order of first use
+        self._cited: dict[str, Hit] = {}
+        self._quotes: dict[str, list[tuple[int, int]]] = {}
+        self.sentences: list[str] = []
+        self._supported = 0
+
+    @property
+    def cited(self) -> bool:
+        """Return True once a sentence kept a citation (without one, the reply is a refusal)."""
+        return bool(self._numbers)
+
+    def add(self, sentence: str, markers: list[int]) -> str:
+        """Return the sentence with its checked markers; the ones dropped become flags."""
         new: list[int] = []
-        for hit in kept:
-            number = numbers.setdefault(hit.key, len(numbers) + 1)
+        for hit in _checked_hits(sentence, markers, self._hits, self.flags, checker=self._checker):
+            number = self._numbers.setdefault(hit.key, len(self._numbers) + 1)
             if number not in new:
                 new.append(number)
-            cited.setdefault(hit.key, hit)
-            quotes.setdefault(hit.key, []).append(best_quote(sentence, hit.text))
-        sentences.append(_with_markers(sentence, new))
-        supported += bool(new)
-    if not numbers:
-        return _refusal(question, flags=flags)
-    citations = [_citation(number, cited[key], quotes[key]) for key, number in numbers.items()]
-    return Answer(
-        answer=" ".join(sentences),
-        answerable=True,
-        citations=citations,
-        question=question,
-        answerer="llm",
-        confidence=supported / len(sentences),  # share of sentences that kept a citation
-        flags=flags,
-    )
+            self._cited.setdefault(hit.key, hit)
+            self._quotes.setdefault(hit.key, []).append(best_quote(sentence, hit.text))
+        self.sentences.append(_with_markers(sentence, new))
+        self._supported += bool(new)
+        return self.sentences[-1]
+
+    def answer(self, question: str) -> Answer:
+        """Return the Answer of the sentences added, or a refusal when none kept a citation."""
+        if not self._numbers:
+            return _refusal(question, flags=self.flags)
+        citations = [_citation(number, self._cited[key], self._quotes[key]) for key, number in self._numbers.items()]
+        return Answer(
+            answer=" ".join(self.sentences),
+            answerable=True,
+            citations=citations,
+            question=question,
+            answerer="llm",
+            confidence=self._supported / len(self.sentences),  # share of sentences that kept a citation
+            flags=self.flags,
+        )
 
 
 def _checked_hits(sentence: str, markers: list[int], hits: list[Hit], flags: list[Flag], *,

@@ -3,6 +3,8 @@ failures translated into one-line LLMErrors. The only module that talks to an LL
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,10 +36,35 @@ class ChatModel:
 
     def chat(self, messages: list[ChatMessage]) -> str:
         """Return the model's reply text; raise LLMError with a one-line reason when the call fails."""
+        with self._translated():
+            response = self._llm.chat(messages)
+        content = response.message.content
+        if not isinstance(content, str) or not content.strip():
+            raise LLMError(f"LLM endpoint {self.endpoint} sent an empty reply")
+        return content
+
+    def stream(self, messages: list[ChatMessage]) -> Iterator[str]:
+        """Yield the model's reply as it arrives, piece by piece; raise LLMError with a one-line reason
+        when the call fails, midway included, or the reply is empty."""
+        received = False
+        with self._translated():
+            for response in self._llm.stream_chat(messages):
+                piece = response.delta
+                if piece:
+                    received = received or bool(piece.strip())
+                    yield piece
+        if not received:
+            raise LLMError(f"LLM endpoint {self.endpoint} sent an empty reply")
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Turn the client's failures inside the block into one-line LLMErrors."""
         import openai
 
         try:
-            response = self._llm.chat(messages)
+            yield
+        except GeneratorExit:
+            raise
         except openai.APITimeoutError:
             raise LLMError(f"LLM endpoint {self.endpoint} timed out after {self._timeout:g}s") from None
         except openai.APIConnectionError as exc:
@@ -51,10 +78,6 @@ class ChatModel:
             raise LLMError(f"LLM endpoint {self.endpoint} failed: {one_line(str(exc))}") from None
         except Exception as exc:  # noqa: BLE001 -- a reply the client cannot read (no choices, wrong types)
             raise LLMError(f"LLM endpoint {self.endpoint} sent a malformed reply ({type(exc).__name__})") from None
-        content = response.message.content
-        if not isinstance(content, str) or not content.strip():
-            raise LLMError(f"LLM endpoint {self.endpoint} sent an empty reply")
-        return content
 
 
 def answerer_model(settings: Settings) -> ChatModel:

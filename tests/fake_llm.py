@@ -38,8 +38,9 @@ class FakeLLM:
     requests: list[dict] = field(default_factory=list)
 
 
-def create_fake_llm_app(script: Script, requests: list[dict]) -> FastAPI:
-    """Return the FastAPI app answering chat completions with `script(messages)`."""
+def create_fake_llm_app(script: Script, requests: list[dict], *, piece_delay: float = 0.0) -> FastAPI:
+    """Return the FastAPI app answering chat completions with `script(messages)`; a streamed reply
+    waits `piece_delay` seconds before each word-sized piece, as a model generating it would."""
     app = FastAPI()
 
     @app.get("/v1/models")
@@ -61,7 +62,7 @@ def create_fake_llm_app(script: Script, requests: list[dict]) -> FastAPI:
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             return StreamingResponse(
-                _sse_chunks(content, model=model, include_usage=include_usage),
+                _sse_chunks(content, model=model, include_usage=include_usage, piece_delay=piece_delay),
                 media_type="text/event-stream",
             )
         return _completion(content, model=model)
@@ -70,10 +71,11 @@ def create_fake_llm_app(script: Script, requests: list[dict]) -> FastAPI:
 
 
 @contextmanager
-def running_fake_llm(script: Script) -> Iterator[FakeLLM]:
-    """Yield a FakeLLM served by uvicorn in a background thread on a free loopback port."""
+def running_fake_llm(script: Script, *, piece_delay: float = 0.0) -> Iterator[FakeLLM]:
+    """Yield a FakeLLM served by uvicorn in a background thread on a free loopback port; streamed
+    replies send a word-sized piece every `piece_delay` seconds."""
     fake_requests: list[dict] = []
-    app = create_fake_llm_app(script, fake_requests)
+    app = create_fake_llm_app(script, fake_requests, piece_delay=piece_delay)
     # bind first so the port is ours before the server starts: no race for a "free" port
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -128,7 +130,7 @@ def _completion(content: str, *, model: str) -> dict:
     }
 
 
-def _sse_chunks(content: str, *, model: str, include_usage: bool) -> Iterator[str]:
+def _sse_chunks(content: str, *, model: str, include_usage: bool, piece_delay: float = 0.0) -> Iterator[str]:
     chunk_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
 
@@ -145,6 +147,8 @@ def _sse_chunks(content: str, *, model: str, include_usage: bool) -> Iterator[st
     yield chunk({"role": "assistant", "content": ""}, None)
     # word-sized pieces so clients really reassemble a stream
     for piece in _pieces(content):
+        if piece_delay:  # a sync generator: StreamingResponse walks it in a worker thread
+            time.sleep(piece_delay)
         yield chunk({"content": piece}, None)
     yield chunk({}, "stop")
     if include_usage:

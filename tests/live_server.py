@@ -11,16 +11,17 @@ import pytest
 import uvicorn
 from conftest import Ingested, free_port
 
+from qa.answer import Pipeline
 from qa.api import Components, create_app
 
 SERVER_START_TIMEOUT = 30.0
 
 
 @contextmanager
-def serving(ingested: Ingested, **overrides: object) -> Iterator[str]:
-    """Yield the base URL of a real uvicorn server over the session's pipeline, in a thread on a free
-    loopback port; `overrides` go on top of the ingested store's settings."""
-    components = Components(store=ingested.store, pipeline=ingested.pipeline)
+def serving(ingested: Ingested, *, pipeline: Pipeline | None = None, **overrides: object) -> Iterator[str]:
+    """Yield the base URL of a real uvicorn server over the session's pipeline (or `pipeline`), in a thread
+    on a free loopback port; `overrides` go on top of the ingested store's settings."""
+    components = Components(store=ingested.store, pipeline=pipeline or ingested.pipeline)
     app = create_app(ingested.settings.model_copy(update=overrides), components=components)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))

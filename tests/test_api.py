@@ -254,19 +254,20 @@ def test_chat_ignores_assistant_messages_when_resolving(client: TestClient) -> N
     assert without_confidence(with_reply.json()) == without_confidence(without.json())
 
 
-def test_chat_stream_sends_delta_events_then_a_done_event_with_the_answer(client: TestClient) -> None:
+def test_chat_stream_sends_retrieved_then_delta_events_then_a_done_event_with_the_answer(client: TestClient) -> None:
     response = client.post("/v1/chat", json={"messages": [user(QUESTION)], "stream": True})
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/event-stream")
     events = sse_events(response)
     names = [name for name, _ in events]
-    assert names == ["delta"] * (len(events) - 1) + ["done"]
-    assert len(events) >= 2
+    assert names == ["retrieved"] + ["delta"] * (len(events) - 2) + ["done"]
+    assert len(events) >= 3
     done = json.loads(events[-1][1])
     assert list(done) == ANSWER_KEYS
     assert first_citation(done) == (TROOPS, 6)
-    assert "".join(json.loads(data)["text"] for _, data in events[:-1]) == done["answer"]
+    assert set(done["retrieved"]) <= set(json.loads(events[0][1])["paragraphs"])
+    assert "".join(json.loads(data)["text"] for _, data in events[1:-1]) == done["answer"]
 
 
 @pytest.mark.parametrize(("text", "pieces"), [

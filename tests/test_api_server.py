@@ -202,10 +202,10 @@ def test_chat_stream_arrives_as_server_sent_events_over_http(server: Server) -> 
             elif line.startswith("data: "):
                 events[-1].append(json.loads(line.removeprefix("data: ")))
 
-    assert [name for name, _ in events][-1] == "done"
-    assert {name for name, _ in events[:-1]} == {"delta"}
+    assert [name for name, _ in events][0] == "retrieved" and [name for name, _ in events][-1] == "done"
+    assert {name for name, _ in events[1:-1]} == {"delta"}
     done = events[-1][1]
-    assert "".join(data["text"] for _, data in events[:-1]) == done["answer"]
+    assert "".join(data["text"] for _, data in events[1:-1]) == done["answer"]
     assert (done["citations"][0]["article_id"], done["citations"][0]["paragraph"]) == (TROOPS, 6)
 
 

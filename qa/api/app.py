@@ -22,11 +22,12 @@ from qa.api.headers import SecurityHeaders
 from qa.api.limits import RateLimit
 from qa.api.runtime import RETRY_SECONDS, Components, Runtime
 from qa.api.schemas import AskBody, ChatBody, CompletionBody, ErrorBody, Options, Text
-from qa.api.streams import SSE_HEADERS, aiter_events, chat_events
-from qa.chat import answer_conversation
+from qa.api.streams import SSE_HEADERS, chat_events, started
+from qa.chat import answer_conversation, conversation_events
 from qa.config import Settings, check_api_key, get_settings
 from qa.errors import ArticleNotFound
 from qa.models import Answer, Article
+from qa.streaming import Event
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 MAX_BODY_BYTES = 1_000_000  # a long conversation is well under this
@@ -54,7 +55,8 @@ def streamed(*events: str) -> dict:
     event = {"type": "object", "required": ["data"],
              "properties": {"event": {"type": "string", "enum": list(events)}, "data": {"type": "string"},
                             "id": {"type": "string"}, "retry": {"type": "integer"}}}
-    return {200: {"description": "The answer (JSON), or with \"stream\": true its Server-Sent Events.",
+    return {200: {"description": "The answer (JSON), or with \"stream\": true its Server-Sent Events, "
+                                 "sent as the answer is composed.",
                   "content": {"application/json": {"schema": {"type": "object"}},
                               "text/event-stream": {"schema": event}}}}
 
@@ -140,9 +142,18 @@ async def answer_in_thread(request: Request, parts: Components, question: str, h
                                    k=k, filters=options.retrieval_filters())
 
 
-def event_stream(events: list[str]) -> StreamingResponse:
-    """Return a Server-Sent Events response of prepared events."""
-    return StreamingResponse(aiter_events(events), media_type="text/event-stream", headers=SSE_HEADERS)
+async def events_in_thread(request: Request, parts: Components, question: str, history: Sequence[str],
+                           options: Options) -> AsyncIterator[Event]:
+    """Return the answer's stage events as worker threads produce them; a failure before retrieval is
+    done (a bad question, the store down) raises here, before the response starts."""
+    k = options.k or request.app.state.settings.top_k
+    return await started(conversation_events(question, list(history), pipeline=parts.pipeline, k=k,
+                                             filters=options.retrieval_filters()))
+
+
+def event_stream(events: AsyncIterator[str]) -> StreamingResponse:
+    """Return a Server-Sent Events response sending each event as it is produced."""
+    return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 @page.get("/")
@@ -180,23 +191,28 @@ async def ask(request: Request, body: AskBody, parts: Ready) -> JSONResponse:
     return JSONResponse(answer.to_dict())
 
 
-@v1.post("/chat", response_model=None, responses=streamed("delta", "done") | errors(404, 413, 422, 502, 503))
+@v1.post("/chat", response_model=None, responses=streamed("retrieved", "delta", "done", "error") | errors(404, 413, 422, 502, 503))
 async def chat(request: Request, body: ChatBody, parts: Ready) -> JSONResponse | StreamingResponse:
     """Answer the last user message after the earlier ones; with "stream", as `delta` events then `done`."""
     question, history = body.conversation()
+    if body.stream:
+        events = await events_in_thread(request, parts, question, history, body)
+        return event_stream(chat_events(events, on_store_failure=request.app.state.runtime.health.failed))
     answer = await answer_in_thread(request, parts, question, history, body)
-    return event_stream(chat_events(answer)) if body.stream else JSONResponse(answer.to_dict())
+    return JSONResponse(answer.to_dict())
 
 
 @v1.post("/chat/completions", response_model=None, responses=streamed("message") | errors(404, 413, 422, 502, 503))
 async def chat_completions(request: Request, body: CompletionBody, parts: Ready) -> JSONResponse | StreamingResponse:
     """OpenAI-compatible chat completions; the citations ride along in a `citations` field."""
     question, history = body.conversation()
-    answer = await answer_in_thread(request, parts, question, history, body)
     prompt = [m.text() for m in body.messages]
     if body.stream:
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return event_stream(completion_events(answer, model=body.model, prompt=prompt, include_usage=include_usage))
+        events = await events_in_thread(request, parts, question, history, body)
+        return event_stream(completion_events(events, model=body.model, prompt=prompt, include_usage=include_usage,
+                                              on_store_failure=request.app.state.runtime.health.failed))
+    answer = await answer_in_thread(request, parts, question, history, body)
     return JSONResponse(completion(answer, model=body.model, prompt=prompt))
 
 

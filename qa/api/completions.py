@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
-from qa.api.streams import sse, text_pieces
+from qa.api.streams import error_payload, sse
 from qa.chunking import count_tokens
+from qa.errors import StoreUnavailable
 from qa.models import Answer
+from qa.streaming import Delta, Done, Event, Retrieved
 
 DONE = "[DONE]"
 
@@ -48,9 +50,13 @@ def sources(answer: Answer) -> dict:
     return {"citations": shape["citations"], "nearest": shape["nearest"], "short_answer": shape["short_answer"]}
 
 
-def completion_events(answer: Answer, *, model: str, prompt: Sequence[str], include_usage: bool = False) -> list[str]:
-    """Return the stream of `chat.completion.chunk` events: the role, the content piece by piece, a final
-    chunk with finish_reason "stop", the citations and the closest passages, the usage chunk when asked for, then [DONE]."""
+async def completion_events(events: AsyncIterator[Event], *, model: str, prompt: Sequence[str],
+                            include_usage: bool = False,
+                            on_store_failure: Callable[[StoreUnavailable], None] | None = None) -> AsyncIterator[str]:
+    """Yield the stream of `chat.completion.chunk` events as the answer is composed: the role once the
+    paragraphs are retrieved, the content sentence by sentence, a final chunk with finish_reason "stop",
+    the citations and the closest passages, the usage chunk when asked for, then [DONE]. A failure midway
+    ends it with an OpenAI-style {"error"} event (which the openai client raises as an APIError)."""
     head = {"id": completion_id(), "object": "chat.completion.chunk", "created": int(time.time()), "model": model}
     if include_usage:
         head["usage"] = None  # as OpenAI does: null on every chunk but the last
@@ -59,10 +65,17 @@ def completion_events(answer: Answer, *, model: str, prompt: Sequence[str], incl
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
         return sse(head | {"choices": [choice]} | extra)
 
-    events = [chunk({"role": "assistant", "content": ""})]
-    events += [chunk({"content": piece}) for piece in text_pieces(answer.answer)]
-    events.append(chunk({}, "stop", **sources(answer)))
-    if include_usage:
-        events.append(sse(head | {"choices": [], "usage": usage(prompt, answer)}))
-    events.append(sse(DONE))
-    return events
+    try:
+        async for event in events:
+            if isinstance(event, Retrieved):
+                yield chunk({"role": "assistant", "content": ""})
+            elif isinstance(event, Delta):
+                yield chunk({"content": event.text})
+            elif isinstance(event, Done):
+                yield chunk({}, "stop", **sources(event.answer))
+                if include_usage:
+                    yield sse(head | {"choices": [], "usage": usage(prompt, event.answer)})
+    except Exception as exc:  # noqa: BLE001 -- the status line is sent: the last event says what failed
+        error = error_payload(exc, on_store_failure=on_store_failure)
+        yield sse({"error": {"message": error["detail"], "type": "server_error", "code": error["status"]}})
+    yield sse(DONE)
