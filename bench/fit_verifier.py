@@ -3,7 +3,8 @@
     python bench/fit_verifier.py [--data ../shared/data/faithfulness] [--c 0.01] [--seed 0]
                                  [--cache /tmp/verifier-embeddings.pkl] [--out qa/evaluation/verifier_weights.json]
 
-Two logistic regressions over qa.evaluation.features.FEATURES (standardised, L2 with inverse strength
+Two logistic regressions over qa.evaluation.verifier.ALL_FEATURES (the lexical and embedding features
+of qa.evaluation.features and the structural measures of qa.contradiction; standardised, L2 with inverse strength
 --c, classes weighted to balance): "claim" on ExpertQA dev (single-sentence claims with cited
 evidence) and "summary" on FRANK CNN/DM dev (multi-sentence news summaries). Weights are sign-
 constrained (L-BFGS-B with bounds): every alignment feature may only raise support and every novelty
@@ -37,18 +38,21 @@ sys.path.insert(0, str(ROOT))
 
 from qa.config import get_settings  # noqa: E402
 from qa.embedding import build_embedder  # noqa: E402
-from qa.evaluation.features import CLAIM_FEATURES, FEATURES  # noqa: E402
+from qa.contradiction import CONTRADICTED_SHARE, ClaimChecker  # noqa: E402
+from qa.evaluation.features import CLAIM_FEATURES  # noqa: E402
 from qa.evaluation.validation import (  # noqa: E402
     balanced_accuracy, cosine_scores, load_examples, overlap_scores, roc_auc, tune_threshold,
 )
-from qa.evaluation.verifier import WEIGHTS_PATH, extract_features  # noqa: E402
+from qa.evaluation.verifier import ALL_FEATURES, WEIGHTS_PATH, extract_features  # noqa: E402
+from qa.nlp import Language  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "faithfulness"
 TRAINING = {"claim": "expertqa", "summary": "frank_cnndm"}  # kind -> the dev set that fits its model
 REPEATS, FOLDS = 5, 5
-LOWERING = {"novel_terms", "novel_numbers", "novel_entities", "negation_mismatch", "hedge_dropped"}
+LOWERING = {"novel_terms", "novel_numbers", "novel_entities", "negation_mismatch", "hedge_dropped",
+            "struct_novel_facts", "struct_contradicted"}
 FREE = set(CLAIM_FEATURES) - LOWERING  # claim length: no prior on its direction
-BOUNDS = [(None, 0.0) if f in LOWERING else (None, None) if f in FREE else (0.0, None) for f in FEATURES]
+BOUNDS = [(None, 0.0) if f in LOWERING else (None, None) if f in FREE else (0.0, None) for f in ALL_FEATURES]
 
 
 class CachedEmbedder:
@@ -108,16 +112,24 @@ def _platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 
 
 def cross_validate(x: np.ndarray, y: np.ndarray, *, c: float, seed: int) -> dict:
-    """Return mean and spread of nested-CV ROC-AUC and balanced accuracy at 0.5 over REPEATS repeats."""
-    aucs, baccs = [], []
+    """Return mean and spread of nested-CV ROC-AUC and balanced accuracy at 0.5 over REPEATS repeats,
+    of the learned model and of its scores with the structural verdicts folded in (as the verifier does)."""
+    aucs, baccs, folded_aucs, folded_baccs = [], [], [], []
+    contradicted = x[:, ALL_FEATURES.index("struct_contradicted")] > 0
+    entailed = x[:, ALL_FEATURES.index("struct_entailed")] >= 1.0
     for repeat in range(REPEATS):
         scores = np.zeros(len(y))
         for train, held in StratifiedKFold(FOLDS, shuffle=True, random_state=seed + repeat).split(x, y):
             scores[held] = apply(fit_model(x[train], y[train], c=c, seed=seed), x[held])
+        folded = np.where(contradicted, CONTRADICTED_SHARE * 0.5 * scores,
+                          np.where(entailed, np.maximum(scores, 0.5), scores))
         aucs.append(roc_auc(y, scores))
         baccs.append(balanced_accuracy(y, scores >= 0.5))
+        folded_aucs.append(roc_auc(y, folded))
+        folded_baccs.append(balanced_accuracy(y, folded >= 0.5))
     return {"roc_auc": float(np.mean(aucs)), "roc_auc_sd": float(np.std(aucs)),
-            "balanced_accuracy": float(np.mean(baccs)), "balanced_accuracy_sd": float(np.std(baccs))}
+            "balanced_accuracy": float(np.mean(baccs)), "balanced_accuracy_sd": float(np.std(baccs)),
+            "folded_roc_auc": float(np.mean(folded_aucs)), "folded_balanced_accuracy": float(np.mean(folded_baccs))}
 
 
 def baseline_cv(y: np.ndarray, scores: list[float], *, seed: int) -> dict:
@@ -165,10 +177,11 @@ def main() -> None:
     dev = [e for e in load_examples(args.data) if e.split == "dev"]
     settings = get_settings()
     embedder = CachedEmbedder(build_embedder(settings), args.cache)
+    checker = ClaimChecker(Language(settings.nlp_model))
     models, figures = {}, {}
     for kind, name in TRAINING.items():
         examples = [e for e in dev if e.set == name]
-        x, kinds = extract_features([(e.claim, e.passages) for e in examples], embedder=embedder)
+        x, kinds, _ = extract_features([(e.claim, e.passages) for e in examples], embedder=embedder, checker=checker)
         keep = [i for i, k in enumerate(kinds) if k == kind]  # the rows this model will serve
         x, y = x[keep], np.array([examples[i].label for i in keep])
         models[kind] = fit_model(x, y, c=args.c, seed=args.seed)
@@ -181,7 +194,7 @@ def main() -> None:
             "minilm_cosine": baseline_cv(y, cosine_scores(kept, embedder=embedder), seed=args.seed),
         }
     weights = {
-        "features": list(FEATURES), "models": models, "threshold": 0.5, "embed_model": settings.embed_model,
+        "features": list(ALL_FEATURES), "models": models, "threshold": 0.5, "embed_model": settings.embed_model,
         "fitted_on": f"dev splits of {args.data.name}: claim <- ExpertQA dev, summary <- FRANK CNN/DM dev",
         "fitting": {"script": "bench/fit_verifier.py", "c": args.c, "seed": args.seed,
                     "class_weight": "balanced", "dev_cv": figures},
@@ -195,11 +208,12 @@ def main() -> None:
 
 def _print(figures: dict, *, seconds: float, out: Path) -> None:
     print(f"dev cross-validation ({REPEATS} x {FOLDS}-fold; thresholds tuned inside the training folds)")
-    print(f"{'set':<13} {'n':>5} {'pos':>5}  {'verifier AUC':>12} {'BAcc':>6}  {'overlap AUC':>11} {'BAcc':>6}"
-          f"  {'cosine AUC':>10} {'BAcc':>6}")
+    print(f"{'set':<13} {'n':>5} {'pos':>5}  {'learned AUC':>11} {'BAcc':>6}  {'folded AUC':>10} {'BAcc':>6}"
+          f"  {'overlap AUC':>11} {'BAcc':>6}  {'cosine AUC':>10} {'BAcc':>6}")
     for name, f in figures.items():
         v, o, m = f["verifier"], f["overlap"], f["minilm_cosine"]
-        print(f"{name:<13} {f['n']:>5} {f['positive_share']:>5.2f}  {v['roc_auc']:>12.3f} {v['balanced_accuracy']:>6.3f}"
+        print(f"{name:<13} {f['n']:>5} {f['positive_share']:>5.2f}  {v['roc_auc']:>11.3f} {v['balanced_accuracy']:>6.3f}"
+              f"  {v['folded_roc_auc']:>10.3f} {v['folded_balanced_accuracy']:>6.3f}"
               f"  {o['roc_auc']:>11.3f} {o['balanced_accuracy']:>6.3f}  {m['roc_auc']:>10.3f} {m['balanced_accuracy']:>6.3f}")
     print(f"wrote {out} in {seconds:.0f} s")
 

@@ -53,7 +53,7 @@ def build_pipeline(settings: Settings, *, retriever: Retriever, language: Langua
                               language=language, sentence_weight=settings.sentence_weight)
     extractive = ExtractiveAnswerer(paragraphs=retriever.fetch_hits, parse=language.parse,
                                     min_confidence=settings.min_confidence)
-    answerer = LLMAnswerer(settings) if settings.llm_base_url else extractive
+    answerer = LLMAnswerer(settings, language=language) if settings.llm_base_url else extractive
     return Pipeline(language=language, retriever=retriever, evidence=evidence, answerer=answerer,
                     replayer=extractive, fallback=settings.llm_fallback)
 

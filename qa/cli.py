@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from functools import cached_property
 from pathlib import Path
 
 import click
 
-from qa.config import Settings, get_settings
+from qa.assembly import Assembly
+from qa.config import get_settings
 from qa.errors import BadRequest, QAError
 from qa.evaluation.commands import eval_group
 
@@ -19,37 +19,8 @@ EXAMPLE = "Who is the State Department spokesman who responded to Bloomberg's re
 MODEL_LOGGERS = ("qa.embedding", "qa.nlp")
 
 
-class App:
-    """Builds the store, the embedder and the answering pipeline on first use."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-
-    @cached_property
-    def store(self):
-        from qa.store import open_store
-
-        return open_store(self.settings)
-
-    @cached_property
-    def embedder(self):
-        from qa.embedding import build_embedder
-
-        return build_embedder(self.settings)
-
-    @cached_property
-    def language(self):
-        from qa.nlp import Language
-
-        return Language(self.settings.nlp_model, processes=self.settings.nlp_processes)
-
-    @cached_property
-    def pipeline(self):
-        from qa.answer import build_pipeline
-        from qa.retrieve import build_retriever
-
-        retriever = build_retriever(self.settings, store=self.store, embedder=self.embedder)
-        return build_pipeline(self.settings, retriever=retriever, language=self.language)
+class App(Assembly):
+    """The store, the models and the answering pipeline, built on first use (qa.assembly), and asking."""
 
     def ask(self, question: str, *, history: list[str] = (), k: int | None = None, filters=None):
         """Return the answer to a question after the earlier questions in `history` (the last
@@ -107,18 +78,13 @@ def cli(ctx: click.Context) -> None:
 def ingest(app: App, path: Path | None, prune: bool, keep_others: bool) -> None:
     from tqdm import tqdm
 
-    from qa.ingest import ingest_corpus
-
     root = path or app.settings.corpus_dir
     def skipped(problem) -> None:
         click.secho(f"skipped {problem}", fg="yellow", err=True)
 
     with tqdm(desc="ingest", unit="article", file=sys.stderr, leave=False, delay=0.5,
               disable=not sys.stderr.isatty()) as bar:
-        report = ingest_corpus(root, store=app.store, embedder=app.embedder, language=app.language,
-                               chunk_tokens=app.settings.chunk_tokens,
-                               prune=prune and not keep_others, max_bytes=app.settings.max_file_bytes,
-                               progress=bar.update, skipped=skipped)
+        report = app.ingest(root, prune=prune and not keep_others, progress=bar.update, skipped=skipped)
     click.echo(report.summary())
 
 

@@ -11,6 +11,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -126,16 +127,13 @@ class EvidenceScorer:
         for hit, (notes, vectors) in zip(hits, self._sentences(hits)):
             cosines = vectors @ vector if len(notes) else np.zeros(0)
             sentences = []
-            for index, (note, cosine) in enumerate(zip(notes, cosines)):
-                present = set(terms(hit.text[note.start:note.end])) | set(terms(note.lemmas))
-                if note.leans and index:  # "among those to do so": its words include the sentence it leans on
-                    present |= set(terms(hit.text[notes[index - 1].start:notes[index - 1].end]))
+            for note, cosine, present in zip(notes, cosines, _term_sets(hit, notes)):
                 lexical = sum(w for t, w in weights.items() if matches(t, present)) / total
                 scored = self._structure(question, hit, note, lexical, float(cosine))
                 if speaker and scored.speaker >= 0.8:  # the speaker's name is in `speaker`; count it once
                     scored = replace(scored, lexical=sum(w for t, w in rest.items() if matches(t, present)) / rest_total)
                 sentences.append(scored)
-            around = set(terms(f"{hit.title} {hit.section} {hit.text}"))  # headings give context too
+            around = _paragraph_terms(f"{hit.title} {hit.section} {hit.text}")  # headings give context too
             out.append(Evidence(hit, sentences, sum(w for t, w in weights.items() if matches(t, around)) / total))
         return out
 
@@ -215,6 +213,24 @@ class EvidenceScorer:
         if self.language is None:
             return [[SentenceNotes(0, len(h.text))] for h in hits]
         return [annotate_paragraphs([parse])[0] for parse in self.language.parse_many([h.text for h in hits])]
+
+
+def _term_sets(hit: Hit, notes: list[SentenceNotes]) -> tuple[frozenset[str], ...]:
+    """Return each sentence's terms (its words' stems and its lemmas'); a sentence leaning on the one
+    before ("among those to do so") holds that one's words too."""
+    return _sentence_terms(hit.text, tuple((n.start, n.end, n.lemmas, bool(n.leans)) for n in notes))
+
+
+@lru_cache(maxsize=20000)
+def _sentence_terms(text: str, spans: tuple[tuple[int, int, str, bool], ...]) -> tuple[frozenset[str], ...]:
+    own = [set(terms(text[a:b])) | set(terms(lemmas)) for a, b, lemmas, _ in spans]
+    return tuple(frozenset(own[i] | (set(terms(text[spans[i - 1][0]:spans[i - 1][1]])) if leans and i else set()))
+                 for i, (_, _, _, leans) in enumerate(spans))
+
+
+@lru_cache(maxsize=20000)
+def _paragraph_terms(text: str) -> frozenset[str]:
+    return frozenset(terms(text))
 
 
 def _text_of(hits: list[Hit], key: str) -> str:

@@ -81,7 +81,8 @@ class ExtractiveAnswerer:
         if confidence < self.min_confidence:
             refusal.confidence = confidence
             return refusal
-        chosen = [best, *self._corroboration(best, candidates, evidence)]
+        # a second outlet's sentence, unless the conversation points at the paragraph to answer from
+        chosen = [best, *([] if steer.prefer else self._corroboration(best, candidates, evidence))]
         answer = self._compose(question, evidence, chosen)
         answer.confidence = confidence
         return answer

@@ -1,5 +1,5 @@
 """LLMAnswerer: answers from retrieved passages with an OpenAI-compatible chat model (qa.llm), then
-keeps only the citations that the cited passages support."""
+keeps only the citations that the cited passages support and do not contradict (qa.contradiction)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,16 @@ from llama_index.core.llms import ChatMessage, MessageRole
 
 from qa.citations import SUPPORT_THRESHOLD, best_quote, defuse_markers, parse_markers, support_score
 from qa.config import Settings
+from qa.contradiction import ClaimChecker
 from qa.llm import answerer_model, read_template
 from qa.models import Answer, Citation, Flag, Hit
+from qa.nlp import Language
 
 NOT_IN_CORPUS = "NOT_IN_CORPUS"
 REFUSAL = "The corpus does not contain an answer to this question."
 NO_SUCH_PASSAGE = "no such passage"
 UNSUPPORTED = "passage does not support the sentence"
+CONTRADICTED = "passage contradicts the sentence"  # followed by the reason (qa.contradiction)
 UNCITED = "sentence cites no passage"  # Flag.marker is 0: there was no marker to drop
 FELL_BACK = "the LLM failed, so this is the extractive answer"  # Flag.marker is 0 too
 SYSTEM_TEMPLATE = "answer_system.txt"
@@ -33,8 +36,9 @@ class LLMAnswerer:
 
     name = "llm"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, language: Language | None = None) -> None:
         self._model = answerer_model(settings)
+        self._checker = ClaimChecker(language or Language(settings.nlp_model))
         self._system_template = read_template(settings.prompts_dir / SYSTEM_TEMPLATE)
         self._user_template = read_template(settings.prompts_dir / USER_TEMPLATE)
 
@@ -52,7 +56,7 @@ class LLMAnswerer:
             user_template=self._user_template,
         )
         # an LLMError propagates: qa.answer falls back to the extractive answer when QA_LLM_FALLBACK says so
-        return build_answer(question, hits, self._model.chat(messages))
+        return build_answer(question, hits, self._model.chat(messages), checker=self._checker)
 
 
 def render_messages(
@@ -83,8 +87,9 @@ def fenced(text: str) -> str:
     return _FENCE.sub(lambda match: f"‹{match.group(1)}", defuse_markers(text))
 
 
-def build_answer(question: str, hits: list[Hit], reply: str) -> Answer:
-    """Return the Answer for an LLM `reply`: checked markers renumbered 1..m, dropped ones as flags."""
+def build_answer(question: str, hits: list[Hit], reply: str, *, checker: ClaimChecker | None = None) -> Answer:
+    """Return the Answer for an LLM `reply`: checked markers renumbered 1..m, dropped ones as flags
+    (with `checker`, also those whose passage contradicts the sentence)."""
     # the model was told to reply exactly NOT_IN_CORPUS; any reply containing it is a refusal
     if NOT_IN_CORPUS in reply:
         return _refusal(question)
@@ -95,7 +100,7 @@ def build_answer(question: str, hits: list[Hit], reply: str) -> Answer:
     sentences: list[str] = []
     supported = 0
     for sentence, markers in parse_markers(reply):
-        kept = _checked_hits(sentence, markers, hits, flags)
+        kept = _checked_hits(sentence, markers, hits, flags, checker=checker)
         new: list[int] = []
         for hit in kept:
             number = numbers.setdefault(hit.key, len(numbers) + 1)
@@ -119,7 +124,8 @@ def build_answer(question: str, hits: list[Hit], reply: str) -> Answer:
     )
 
 
-def _checked_hits(sentence: str, markers: list[int], hits: list[Hit], flags: list[Flag]) -> list[Hit]:
+def _checked_hits(sentence: str, markers: list[int], hits: list[Hit], flags: list[Flag], *,
+                  checker: ClaimChecker | None = None) -> list[Hit]:
     """Return the hits behind the markers that pass the checks; append a Flag for each that does not."""
     if not markers:
         flags.append(Flag(sentence=sentence, marker=0, reason=UNCITED))
@@ -129,6 +135,8 @@ def _checked_hits(sentence: str, markers: list[int], hits: list[Hit], flags: lis
             flags.append(Flag(sentence=sentence, marker=marker, reason=NO_SUCH_PASSAGE))
         elif support_score(sentence, hits[marker - 1].text) < SUPPORT_THRESHOLD:
             flags.append(Flag(sentence=sentence, marker=marker, reason=UNSUPPORTED))
+        elif checker is not None and (verdict := checker.check(sentence, [hits[marker - 1].text])).contradicted:
+            flags.append(Flag(sentence=sentence, marker=marker, reason=f"{CONTRADICTED}: {verdict.reason}"))
         else:
             kept.append(hits[marker - 1])
     return kept

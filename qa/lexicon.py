@@ -78,6 +78,7 @@ def _gazetteer() -> dict[str, frozenset[str]]:
     return {alias: frozenset(places) for alias, places in names.items()}
 
 
+@lru_cache(maxsize=65536)
 def places_named(name: str) -> frozenset[str]:
     """Return the places a name or demonym stands for ("Slovak" -> {slovakia}; "Baltic" -> the
     three Baltic states; "Kiev" -> {ukraine}), or an empty set for a name the gazetteer lacks."""
@@ -86,3 +87,40 @@ def places_named(name: str) -> frozenset[str]:
     if found is None and key.endswith("s"):
         found = _gazetteer().get(key[:-1])  # "Estonians" when only "estonian" is listed
     return found or frozenset()
+
+
+@lru_cache(maxsize=1)
+def opposites() -> dict[str, frozenset[str]]:
+    """Return {verb lemma: the lemmas that say its reverse} ("confirm" -> {"deny", ...}), both ways."""
+    found: dict[str, set[str]] = {}
+    for line in _lines("opposites.txt"):
+        head, _, tail = line.partition("|")
+        for other in (o.strip() for o in tail.split(",") if o.strip()):
+            found.setdefault(head.strip(), set()).add(other)
+            found.setdefault(other, set()).add(head.strip())
+    return {verb: frozenset(others) for verb, others in found.items()}
+
+
+@lru_cache(maxsize=1)
+def qualifiers() -> tuple[tuple[str, ...], ...]:
+    """Return the quantifiers and qualifiers a claim may not add to its source ("only", "all", "purely"),
+    in groups of words that stand for each other ("every", "each"), longest first."""
+    groups = [tuple(w.strip() for w in line.split(",") if w.strip()) for line in _lines("qualifiers.txt")]
+    return tuple(sorted(groups, key=lambda g: -max(len(w) for w in g)))
+
+
+@lru_cache(maxsize=1)
+def approximations() -> frozenset[str]:
+    """Return the words that make a number approximate ("about", "approximately"), any one for another."""
+    return frozenset(_lines("approximations.txt"))
+
+
+@lru_cache(maxsize=1)
+def place_names() -> dict[str, tuple[str, ...]]:
+    """Return {place: its aliases in the gazetteer's order (demonyms first, capital last)}, regions left out."""
+    found = {}
+    for line in _lines("places.txt"):
+        head, _, tail = line.partition(":")
+        if not head.startswith("@"):
+            found[place_key(head)] = tuple(place_key(m) for m in tail.split(",") if m.strip())
+    return found

@@ -103,3 +103,24 @@ def _status_reason(exc: openai.APIStatusError) -> str:
         if isinstance(error, str) and error:
             return one_line(error)
     return one_line(exc.message)
+
+
+# LlamaIndex's own parts (synthesizers, evaluators) take an LLM object rather than this module's client
+if TYPE_CHECKING:
+    from llama_index.core.llms import LLM
+
+
+def llama_index_llm(settings: Settings, *, judge: bool = False) -> LLM:
+    """Return the answering endpoint (QA_LLM_*), or with `judge` the judging one (QA_JUDGE_*), as a
+    LlamaIndex LLM object (OpenAILike), e.g. for FaithfulnessEvaluator(llm=...); its failures are
+    LlamaIndex's and openai's exceptions, not LLMErrors."""
+    model = judge_model(settings) if judge else answerer_model(settings)
+    return model._llm
+
+
+def no_llm() -> LLM:
+    """Return LlamaIndex's MockLLM, for a LlamaIndex part that wants an LLM object it never calls, so
+    nothing falls back to the global Settings.llm (which reaches for OpenAI)."""
+    from llama_index.core.llms import MockLLM
+
+    return MockLLM()

@@ -154,7 +154,16 @@ def _place_found(places: frozenset[str], notes: SentenceNotes, sentence: str, co
 
 def places_in(text: str, notes: SentenceNotes | None = None) -> set[str]:
     """Return the gazetteer places a text names: its words and two-word runs ("New Zealand"), and
-    its mentions' titles ("Estonian Prime Minister")."""
+    the titles of whom its pronouns stand for ("Estonian Prime Minister")."""
+    found = set(_places_of_text(text))
+    if notes is not None:
+        for ref in notes.referents:
+            found |= _places_of_text(ref.title)
+    return found
+
+
+@lru_cache(maxsize=8192)
+def _places_of_text(text: str) -> frozenset[str]:
     tokens = re.findall(r"[A-Za-z][\w.'’-]*", text)
     found: set[str] = set()
     for i, token in enumerate(tokens):
@@ -162,10 +171,7 @@ def places_in(text: str, notes: SentenceNotes | None = None) -> set[str]:
             found |= places_named(token)
             if i + 1 < len(tokens):
                 found |= places_named(f"{token} {tokens[i + 1]}")
-    if notes is not None:
-        for ref in notes.referents:
-            found |= places_in(ref.title)
-    return found
+    return frozenset(found)
 
 
 def speaker_match(question: Question, notes: SentenceNotes, paragraph: str) -> float:

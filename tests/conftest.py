@@ -97,6 +97,12 @@ class MemoizedEmbedder:
         """Return every text embedded so far with its vector, as plain floats."""
         return {text: [float(x) for x in vector] for text, vector in self._vectors.items()}
 
+    def known_pooled(self) -> list[dict]:
+        """Return every (text, spans) pooled so far with its text and span vectors, as plain floats."""
+        return [{"text": text, "spans": [list(s) for s in spans], "vector": [float(x) for x in vector],
+                 "span_vectors": [[float(x) for x in v] for v in pooled]}
+                for (text, spans), (vector, pooled) in self._pooled.items()]
+
 
 @pytest.fixture(scope="session")
 def memo_embedder(embedder) -> MemoizedEmbedder:

@@ -31,10 +31,17 @@ class StoredVectors:
         payload = json.loads(path.read_text(encoding="utf-8"))
         self.window = payload["window"]
         self._vectors = payload["vectors"]
+        self._pooled = {(p["text"], tuple(map(tuple, p["spans"]))): (p["vector"], p["span_vectors"])
+                        for p in payload.get("pooled", [])}
 
     def get_text_embedding_batch(self, texts: list[str], **kwargs) -> list[list[float]]:
         """Return the stored vector of each text."""
         return [self._vectors[text] for text in texts]
+
+    def embed_with_spans(self, texts: list[str], spans_per_text: list) -> tuple[list, list]:
+        """Return the stored text and pooled span vectors of each (text, spans)."""
+        found = [self._pooled[(t, tuple(map(tuple, s)))] for t, s in zip(texts, spans_per_text)]
+        return [v for v, _ in found], [p for _, p in found]
 
 
 def kill_around(call_number: int, when: str) -> None:

@@ -89,7 +89,8 @@ def reference(tmp_path_factory: pytest.TempPathFactory, corpus: Path, memo_embed
 
 def write_vectors(path: Path, memo: MemoizedEmbedder) -> Path:
     """Return `path` after writing the model's window and every vector it gave so far, for the children."""
-    path.write_text(json.dumps({"window": memo.window, "vectors": memo.known()}), encoding="utf-8")
+    path.write_text(json.dumps({"window": memo.window, "vectors": memo.known(), "pooled": memo.known_pooled()}),
+                    encoding="utf-8")
     return path
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from cli_runner import env_for, reuse_model, run
 from fake_llm import FAKE_MODEL, running_fake_llm
 from live_server import serving
 
+from qa.contradiction import UNDECIDED, Verdict
 from qa.errors import BadRequest
 from qa.evaluation.dataset import load_answers, load_dataset
 from qa.evaluation.metrics import bootstrap_interval, contains_any, summarize
@@ -45,6 +47,9 @@ class WordJudge:
             text = " ".join(passages).lower()
             out.append(float(bool(words) and all(w in text for w in words)))
         return out
+
+    def assess_many(self, pairs: Sequence[tuple[str, Sequence[str]]]) -> list[tuple[float, Verdict]]:
+        return [(score, Verdict(UNDECIDED)) for score in self.support_many(pairs)]
 
 
 def write_lines(path: Path, rows: list[object]) -> Path:
@@ -344,3 +349,28 @@ def test_squad_conversion_of_a_file_that_is_not_squad_is_refused(tmp_path: Path)
     path.write_text('{"version": 2}', encoding="utf-8")
     with pytest.raises(BadRequest, match="other.json: not a SQuAD v1.1 file"):
         convert_squad(path, tmp_path / "out")
+
+
+# structural verdicts through `qa eval score` ------------------------------------------------------------
+
+ALTERED_ANSWERS = ROOT / "eval" / "datasets" / "altered_answers.jsonl"
+
+
+def test_eval_score_marks_each_hand_altered_answer_unsupported_with_its_reason(tmp_path: Path) -> None:
+    result = run(["eval", "score", "--answers", str(ALTERED_ANSWERS), "--out", str(tmp_path)], {})
+    assert result.exit_code == 0, result.output
+    items = {item["id"]: item for item in json.loads((tmp_path / "report.json").read_text())["items"]}
+    markdown = (tmp_path / "report.md").read_text()
+    html = (tmp_path / "report.html").read_text()
+    unsupported = markdown.split("## Unsupported claims", 1)[1]
+    altered = [key for key in items if "-altered-" in key]
+    assert len(altered) == 10 and len(items) == 20
+    for key in altered:
+        (claim,) = items[key]["claims"]
+        kind = key.rsplit("-", 1)[1]
+        assert (claim["supported"], claim["contradiction"]) == (False, kind), key
+        assert claim["reason"].startswith(("the cited sentence", "the claim adds"))
+        assert f"contradicted ({kind}): {claim['reason']}" in unsupported.replace("\\", "")
+        assert escape(claim["reason"]) in html
+    for key in items.keys() - set(altered):
+        assert items[key]["faithfulness"] == 1.0 and items[key]["claims"][0]["reason"] == "", key

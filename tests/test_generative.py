@@ -14,6 +14,7 @@ from fake_llm import FAKE_MODEL, running_fake_llm, free_port
 from qa.config import Settings
 from qa.errors import LLMError
 from qa.generative import (
+    CONTRADICTED,
     NO_SUCH_PASSAGE,
     NOT_IN_CORPUS,
     REFUSAL,
@@ -157,6 +158,15 @@ def test_citation_with_a_wrong_number_is_dropped_and_flagged() -> None:
     assert answer.answer == "The reform raises the retirement age to 64 [1]. The age rises to 67."
     assert answer.flags == [Flag(sentence="The age rises to 67.", marker=1, reason=UNSUPPORTED)]
     assert answer.confidence == 0.5
+
+
+def test_citation_whose_passage_contradicts_a_swapped_number_is_dropped_with_the_reason() -> None:
+    answer, _ = ask("The reform raises the retirement age to 64 [1]. The Council struck down 14 secondary measures [3].")
+
+    assert answer.answer == ("The reform raises the retirement age to 64 [1]. "
+                             "The Council struck down 14 secondary measures.")
+    assert answer.flags == [Flag(sentence="The Council struck down 14 secondary measures.", marker=3,
+                                 reason=f"{CONTRADICTED}: the cited sentence has six where the claim has 14")]
 
 
 def test_sentence_without_any_marker_stays_in_the_text_and_is_flagged() -> None:

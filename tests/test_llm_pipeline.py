@@ -89,3 +89,32 @@ def test_cli_ask_with_unreachable_llm_prints_one_error_line(ingested, embedder, 
     assert result.exit_code == 1
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stderr.startswith("error: LLM endpoint http://127.0.0.1:")
+
+
+def swap_numbers(messages: list[dict]) -> str:
+    """Reply with the Paris meeting's day and head count swapped: each number is in the passage, the
+    sentence no longer says what it says."""
+    prompt = messages[-1]["content"]
+    number = next(n for n, text in re.findall(r"^\[(\d+)\] (.*)$", prompt, re.M) if "approximately 20" in text)
+    return (f"On February 20, approximately 26 European leaders gathered in Paris to discuss threats from "
+            f"Russian President Vladimir Putin [{number}].")
+
+
+def test_a_generated_answer_swapping_numbers_is_flagged_in_the_api_response(ingested) -> None:
+    from fastapi.testclient import TestClient
+
+    from qa.api import Components, create_app
+
+    with running_fake_llm(swap_numbers) as llm:
+        settings = get_settings(data_dir=ingested.settings.data_dir, collection=ingested.settings.collection,
+                                llm_base_url=llm.base_url, llm_model="fake-model")
+        pipeline = build_pipeline(settings, retriever=ingested.retriever, language=ingested.pipeline.language)
+        client = TestClient(create_app(settings, components=Components(store=ingested.store, pipeline=pipeline)))
+        response = client.post("/v1/ask", json={"question": "How many European leaders gathered in Paris?"})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["answerable"] is False and body["citations"] == []
+    (flag,) = body["flags"]
+    assert flag["reason"] == ("passage contradicts the sentence: the cited sentence has February 26 where the "
+                              "claim has February 20")

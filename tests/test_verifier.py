@@ -17,11 +17,12 @@ from qa.embedding import OnnxEmbedding
 from qa.corpus import load_corpus
 from qa.errors import ConfigError, CorpusError
 from qa.evaluation.alterations import KINDS, alter_claim, build_alterations, corpus_claims
-from qa.evaluation.features import FEATURES, claim_sentences
+from qa.contradiction import ClaimChecker
+from qa.evaluation.features import claim_sentences
 from qa.evaluation.validation import (
     SCORERS, SETS, balanced_accuracy, load_examples, render_validation, roc_auc, tune_threshold, validate,
 )
-from qa.evaluation.verifier import SupportVerifier, load_weights, verifier_embedder
+from qa.evaluation.verifier import ALL_FEATURES, SupportVerifier, load_weights, verifier_embedder
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "faithfulness"
 ARTICLE = [
@@ -45,9 +46,15 @@ CHANGED = [  # (faithful, one fact changed)
 
 
 @pytest.fixture(scope="module")
-def verifier(embedder) -> SupportVerifier:
-    """Return the verifier with the shipped weights over the real model."""
-    return SupportVerifier(embedder)
+def checker(language) -> ClaimChecker:
+    """Return the structural verdicts over the real spaCy pipeline."""
+    return ClaimChecker(language)
+
+
+@pytest.fixture(scope="module")
+def verifier(embedder, checker: ClaimChecker) -> SupportVerifier:
+    """Return the verifier with the shipped weights over the real models."""
+    return SupportVerifier(embedder, checker=checker)
 
 
 def test_supported_claim_passes_and_unrelated_claims_fail(verifier: SupportVerifier) -> None:
@@ -88,10 +95,10 @@ def test_scores_are_probabilities(verifier: SupportVerifier) -> None:
     assert all(0.0 <= s <= 1.0 for s in scores)
 
 
-def test_weights_fitted_on_other_features_are_refused(embedder) -> None:
+def test_weights_fitted_on_other_features_are_refused(embedder, checker: ClaimChecker) -> None:
     weights = load_weights()
     with pytest.raises(ConfigError, match="fitted on other features"):
-        SupportVerifier(embedder, weights={**weights, "features": list(FEATURES)[:-1]})
+        SupportVerifier(embedder, checker=checker, weights={**weights, "features": list(ALL_FEATURES)[:-1]})
 
 
 def test_shipped_weights_say_what_fitted_them() -> None:
@@ -101,10 +108,10 @@ def test_shipped_weights_say_what_fitted_them() -> None:
     assert weights["embed_model"] == "all-MiniLM-L6-v2"
 
 
-def test_weights_without_their_embedding_model_are_refused(embedder) -> None:
+def test_weights_without_their_embedding_model_are_refused(embedder, checker: ClaimChecker) -> None:
     weights = {k: v for k, v in load_weights().items() if k != "embed_model"}
     with pytest.raises(ConfigError, match="embedding model they were fitted with"):
-        SupportVerifier(embedder, weights=weights)
+        SupportVerifier(embedder, checker=checker, weights=weights)
 
 
 def test_verifier_runs_its_own_model_whatever_the_answering_embedder(embedder) -> None:
@@ -151,8 +158,9 @@ def _slice(data_dir: Path, target: Path, *, per_cell: int = 2) -> Path:
     return target
 
 
-def test_validation_on_a_slice_of_the_real_data_reports_every_set_and_scorer(tmp_path: Path, embedder) -> None:
-    report = validate(_slice(DATA, tmp_path / "data"), embedder=embedder)
+def test_validation_on_a_slice_of_the_real_data_reports_every_set_and_scorer(tmp_path: Path, embedder,
+                                                                            checker: ClaimChecker) -> None:
+    report = validate(_slice(DATA, tmp_path / "data"), embedder=embedder, checker=checker)
     assert set(report) == {"data_dir", "verifier", "sets", "seconds"}
     assert report["verifier"]["embed_model"] == "all-MiniLM-L6-v2"
     assert set(report["sets"]) == set(SETS)
@@ -175,9 +183,9 @@ def test_validation_on_a_slice_of_the_real_data_reports_every_set_and_scorer(tmp
     assert "| set | verifier AUC − content-word overlap [95% paired interval] |" in table
 
 
-def test_missing_data_directory_is_a_corpus_error(tmp_path: Path, embedder) -> None:
+def test_missing_data_directory_is_a_corpus_error(tmp_path: Path, embedder, checker: ClaimChecker) -> None:
     with pytest.raises(CorpusError, match="not a directory of faithfulness data"):
-        validate(tmp_path / "absent", embedder=embedder)
+        validate(tmp_path / "absent", embedder=embedder, checker=checker)
 
 
 def test_missing_file_is_a_corpus_error(tmp_path: Path) -> None:
@@ -239,3 +247,20 @@ def test_qa_eval_validate_prints_the_table_and_saves_it_in_the_data_folder(tmp_p
     assert json.loads((saved / "validation.json").read_text())["sets"].keys() >= {"expertqa", "frank_cnndm"}
     assert (saved / "validation.md").read_text().strip() in result.output
     assert result.output.rstrip().endswith(f"wrote {saved / 'validation.json'} and {saved / 'validation.md'}")
+
+
+def test_seed_corpus_alterations_are_rejected_and_rephrasings_accepted(verifier: SupportVerifier, language,
+                                                                       seed_corpus: Path) -> None:
+    articles, _ = load_corpus(seed_corpus)
+    claims = corpus_claims(articles)
+    parses = dict(zip([c for c, _ in claims], language.parse_many([c for c, _ in claims])))
+    pairs = build_alterations(claims, rng=random.Random(0), parses=parses)
+    assert {p.kind for p in pairs if not p.keeps_meaning} >= {"stance", "quantifier", "place", "polarity", "name"}
+    assert {p.kind for p in pairs if p.keeps_meaning} >= {"passive", "copula", "apposition", "demonym", "date_format"}
+    scores = verifier.support_many([(p.altered, p.passages) for p in pairs] + [(c, p) for c, p in claims])
+    rewritten, faithful = scores[:len(pairs)], scores[len(pairs):]
+    altered = [s for p, s in zip(pairs, rewritten) if not p.keeps_meaning]
+    rephrased = [s for p, s in zip(pairs, rewritten) if p.keeps_meaning]
+    assert sum(s < verifier.threshold for s in altered) / len(altered) >= 0.9
+    assert sum(s >= verifier.threshold for s in rephrased) / len(rephrased) >= 0.95
+    assert sum(s >= verifier.threshold for s in faithful) / len(faithful) >= 0.95

@@ -1,10 +1,13 @@
-"""Altered claims for checking the support verifier: a faithful claim with exactly one fact changed.
+"""Altered claims for checking the support verifier: a faithful claim with exactly one fact changed,
+and the same claim said another way.
 
 A faithful claim is a sentence taken verbatim from its source: the sentence of a SQuAD paragraph
 holding a question's answer span, or any sentence of a corpus article. Each alteration changes one
 thing: a name for another name of the same source, a number for another number, a date (a year or a
 month) for another one, or the polarity of a verb ("is" -> "is not", "won" -> "did not win", "did not
-win" -> "did win"). A verifier should score the faithful claim above every altered one. Pure: the
+win" -> "did win"); with the claims' parses also a stance verb turned into its opposite, a quantifier
+added or a place swapped, and the rephrasings of qa.evaluation.rewrites. A verifier should score the
+faithful claim above every altered one, reject the altered ones and accept the rephrasings. Pure: the
 caller passes the parsed data and a seeded random.Random.
 """
 
@@ -12,14 +15,16 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from qa.evaluation.rewrites import ALTERATIONS, alter_parsed, rephrase_parsed
 from qa.models import Article
+from qa.nlp import Parse
 from qa.sentences import split_sentences
 from qa.terms import STOPWORDS
 
-KINDS = ("name", "number", "date", "polarity")
+KINDS = ("name", "number", "date", "polarity", *ALTERATIONS)
 
 _MONTHS = ("January February March April May June July August September October November December").split()
 _CALENDAR = frozenset(_MONTHS) | frozenset("Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split())
@@ -49,8 +54,9 @@ class Alteration:
 
     kind: str
     faithful: str
-    altered: str
+    altered: str  # the rewritten claim
     passages: tuple[str, ...]
+    keeps_meaning: bool = False  # a rephrasing (kind in REPHRASINGS), which should stay supported
 
 
 def squad_claims(squad: dict, *, limit: int, rng: random.Random) -> list[tuple[str, tuple[str, ...]]]:
@@ -79,13 +85,23 @@ def corpus_claims(articles: Iterable[Article]) -> list[tuple[str, tuple[str, ...
     return pairs
 
 
-def build_alterations(claims: Sequence[tuple[str, tuple[str, ...]]], *, rng: random.Random) -> list[Alteration]:
-    """Return every alteration alter_claim makes of each faithful claim, in order."""
-    return [
-        Alteration(kind=kind, faithful=claim, altered=altered, passages=passages)
-        for claim, passages in claims
-        for kind, altered in alter_claim(claim, " ".join(passages), rng=rng).items()
-    ]
+def build_alterations(claims: Sequence[tuple[str, tuple[str, ...]]], *, rng: random.Random,
+                      parses: Mapping[str, Parse] | None = None) -> list[Alteration]:
+    """Return every alteration alter_claim makes of each faithful claim, in order; with the claims'
+    `parses`, also the stance, quantifier and place alterations and the rephrasings of
+    qa.evaluation.rewrites (rephrasings carry keeps_meaning)."""
+    found = []
+    for claim, passages in claims:
+        changes = alter_claim(claim, " ".join(passages), rng=rng)
+        parse = (parses or {}).get(claim)
+        if parse is not None and len(parse.sentences) == 1:
+            changes.update(alter_parsed(parse, rng=rng))
+        found += [Alteration(kind=kind, faithful=claim, altered=altered, passages=passages)
+                  for kind, altered in changes.items()]
+        if parse is not None and len(parse.sentences) == 1:
+            found += [Alteration(kind=kind, faithful=claim, altered=text, passages=passages, keeps_meaning=True)
+                      for kind, text in rephrase_parsed(parse, rng=rng).items()]
+    return found
 
 
 def alter_claim(claim: str, context: str, *, rng: random.Random) -> dict[str, str]:

@@ -396,9 +396,10 @@ def _lacking(claim: Mapping[str, Any]) -> str:
 
 
 def claim_notes(claim: Mapping[str, Any]) -> list[str]:
-    """Return the reader's notes on a claim: numbers and names its citations never mention, those
-    where the closest cited sentence has another, and a negation that sentence does not share."""
-    notes = []
+    """Return the reader's notes on a claim: what its cited sentence contradicts (the verdict's
+    reason), numbers and names its citations never mention, those where the closest cited sentence
+    has another, and a negation that sentence does not share."""
+    notes = [f"contradicted ({claim['contradiction']}): {claim['reason']}"] if claim.get("reason") else []
     if claim.get("not_in_source"):
         notes.append("not in what it cites: " + ", ".join(claim["not_in_source"]))
     for mine, theirs in claim.get("swapped") or []:

@@ -31,21 +31,32 @@ _judge_option = click.option("--judge", type=click.Choice(["offline", "llm"]), d
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for the reports.")
 @click.option("--api", default="", help="Ask a running server's /v1/chat at this URL instead of this process.")
 @click.option("--api-key", envvar="QA_EVAL_API_KEY", default="", help="Bearer key of that server.")
+@click.option("--engine", default="", metavar="MODULE:FACTORY",
+              help="Ask the LlamaIndex query engine FACTORY() returns (e.g. qa.evaluation.baseline:starter_engine).")
 @click.option("--k", type=click.IntRange(1, 50), help="Paragraphs to consider (QA_TOP_K).")
 @click.option("--limit", type=click.IntRange(1), help="Only the first N questions.")
 @_judge_option
 @click.pass_obj
-def run(app, dataset: Path, out: Path, api: str, api_key: str, k: int | None, limit: int | None, judge: str) -> None:
+def run(app, dataset: Path, out: Path, api: str, api_key: str, engine: str, k: int | None, limit: int | None,
+        judge: str) -> None:
     from tqdm import tqdm
 
+    from qa.errors import BadRequest
     from qa.evaluation.dataset import load_dataset
     from qa.evaluation.runner import build_report, run_questions
 
+    if api and engine:
+        raise BadRequest("give --api or --engine, not both")
     questions = load_dataset(dataset)[:limit]
     k = k or app.settings.top_k
     chosen = _judge(app, judge)
-    client = None
-    if api:
+    client = asker = None
+    if engine:
+        from qa.evaluation.askers import EngineAsker, load_engine, store_paragraphs
+
+        asker = EngineAsker(load_engine(engine), fallback=lambda: store_paragraphs(app.store))
+        ask, paragraph_text = asker.ask, asker.paragraph_text
+    elif api:
         from qa.evaluation.askers import APIClient
 
         client = APIClient(api, api_key=api_key, k=k)
@@ -63,8 +74,11 @@ def run(app, dataset: Path, out: Path, api: str, api_key: str, k: int | None, li
     finally:
         if client is not None:
             client.close()
-    system = _system(app, api=api, k=k)
+    system = _engine_system(asker, spec=engine, k=k) if asker else _system(app, api=api, k=k)
     _finish(build_report("run", items, dataset=str(dataset), system=system, judge=chosen, k=k), out)
+    if asker and asker.unreplayed:
+        click.secho(f"{asker.unreplayed} follow-up question(s) asked without their earlier turns: {system['history']}",
+                    fg="yellow", err=True)
 
 
 @eval_group.command(help="Score answers any system produced (JSONL: id, question, answer, contexts).")
@@ -115,7 +129,9 @@ def validate(app, data: Path, out: Path | None) -> None:
 
     weights = load_weights()
     embedder = verifier_embedder(weights, settings=app.settings, embedder=lambda: app.embedder)
-    report = validate_verifier(data, embedder=embedder, weights=weights)
+    from qa.contradiction import ClaimChecker
+
+    report = validate_verifier(data, embedder=embedder, checker=ClaimChecker(app.language), weights=weights)
     text = render_validation(report)
     click.echo(text)
     out = out or app.settings.data_dir / "validation"
@@ -143,7 +159,7 @@ def squad(data: Path, out: Path, sample: int, seed: int) -> None:
 def _judge(app, name: str):
     from qa.evaluation.judges import build_judge
 
-    return build_judge(name, settings=app.settings, embedder=lambda: app.embedder)
+    return build_judge(name, settings=app.settings, embedder=lambda: app.embedder, language=app.language)
 
 
 def _system(app, *, api: str, k: int) -> dict:
@@ -152,6 +168,16 @@ def _system(app, *, api: str, k: int) -> dict:
     return {"answerer": "server" if api else answerer, "api": api or None, "k": k,
             "embed_model": settings.embed_model, "collection": settings.collection,
             "min_confidence": settings.min_confidence, "llm_model": settings.llm_model or None}
+
+
+def _engine_system(asker, *, spec: str, k: int) -> dict:
+    kind = type(asker.engine)
+    if asker.chats:
+        history = "earlier questions passed to its as_chat_engine() as the chat history"
+    else:
+        history = f"{kind.__name__} has no as_chat_engine(), so follow-ups were asked alone"
+    return {"answerer": "engine", "engine": spec, "engine_type": f"{kind.__module__}.{kind.__qualname__}", "k": k,
+            "history": history}
 
 
 def _finish(report: dict, out: Path) -> None:

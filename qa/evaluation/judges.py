@@ -14,6 +14,9 @@ from qa.config import Settings
 from qa.errors import ConfigError
 from qa.llm import judge_model, read_template
 
+from qa.contradiction import ClaimChecker, Verdict, fold
+from qa.nlp import Language
+
 if TYPE_CHECKING:
     from qa.evaluation.verifier import SupportVerifier
 
@@ -41,6 +44,10 @@ class OfflineJudge:
         """Return the verifier's support probability of each (claim, passages)."""
         return self.verifier.support_many(pairs)
 
+    def assess_many(self, pairs: Sequence[tuple[str, Sequence[str]]]) -> list[tuple[float, Verdict]]:
+        """Return the verifier's support of each (claim, passages) and its structural verdict."""
+        return self.verifier.assess_many(pairs)
+
 
 class LLMJudge:
     """An LLM splits each sentence into claims and says of each whether the passages support it."""
@@ -48,8 +55,9 @@ class LLMJudge:
     name = "llm"
     threshold = 0.5  # verdicts are 0 or 1
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, checker: ClaimChecker) -> None:
         self._model = judge_model(settings)
+        self.checker = checker
         self._claims_template = read_template(settings.prompts_dir / CLAIMS_TEMPLATE)
         self._verify_template = read_template(settings.prompts_dir / VERIFY_TEMPLATE)
 
@@ -63,6 +71,13 @@ class LLMJudge:
         """Return 1.0 for each (claim, passages) the model judges supported, else 0.0."""
         return [self._support(claim, passages) for claim, passages in pairs]
 
+    def assess_many(self, pairs: Sequence[tuple[str, Sequence[str]]]) -> list[tuple[float, Verdict]]:
+        """Return the model's verdict on each (claim, passages), 0.0 where structure finds a
+        contradiction, and the structural verdict."""
+        verdicts = self.checker.check_many(pairs)
+        return [(fold(self._support(claim, passages), verdict, threshold=self.threshold) if not verdict.contradicted
+                 else 0.0, verdict) for (claim, passages), verdict in zip(pairs, verdicts)]
+
     def _support(self, claim: str, passages: Sequence[str]) -> float:
         if not passages:
             return 0.0  # nothing cited, nothing to support it
@@ -74,15 +89,18 @@ class LLMJudge:
         return self._model.chat([ChatMessage(role=MessageRole.USER, content=prompt)])
 
 
-def build_judge(name: str, *, settings: Settings, embedder: Callable[[], object]) -> OfflineJudge | LLMJudge:
+def build_judge(name: str, *, settings: Settings, embedder: Callable[[], object],
+                language: Language) -> OfflineJudge | LLMJudge:
     """Return the judge called `name`: "offline" (the verifier, with the embedding model its weights
-    were fitted with: `embedder()` when the settings name that model) or "llm" (needs QA_LLM_*)."""
+    were fitted with: `embedder()` when the settings name that model) or "llm" (needs QA_LLM_*); both
+    with the structural verdicts of qa.contradiction over `language`."""
+    checker = ClaimChecker(language)
     if name == "offline":
         from qa.evaluation.verifier import SupportVerifier, load_weights, verifier_embedder
 
         weights = load_weights()
         return OfflineJudge(SupportVerifier(verifier_embedder(weights, settings=settings, embedder=embedder),
-                                            weights=weights))
+                                            checker=checker, weights=weights))
     if name == "llm":
-        return LLMJudge(settings)
+        return LLMJudge(settings, checker=checker)
     raise ConfigError(f"unknown judge {name!r}: choose one of {', '.join(JUDGES)}")

@@ -8,7 +8,10 @@ further into claims, which keep the sentence's markers. For every claim the judg
     citation precision as ALCE computes it: when the citations together support the claim, a citation
     is precise if it supports the claim alone or the others do not without it; when they do not
     support it, none of its citations is precise.
-All pairs of an answer go to the judge in one batch. Each claim also lists the numbers and names it
+All pairs of an answer go to the judge in one batch. A claim its cited sentence contradicts (qa.contradiction:
+a changed number, date, name or place, a reversed polarity or stance, an added qualifier) is
+unsupported whatever the judge's own score, and carries the kind of contradiction and its one-line
+reason. Each claim also lists the numbers and names it
 states that what it cites never mentions, those that differ from the cited sentence it otherwise
 follows, and whether it disagrees with that sentence on negation, whatever the judge says, for the
 reader of the verdicts.
@@ -22,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Protocol
 
 from qa.citations import parse_markers
+from qa.contradiction import Verdict
 from qa.evaluation.features import fact_notes
 
 # phrases with which answerers decline; an answer that is only this has no claims to check
@@ -42,6 +46,9 @@ class Judge(Protocol):
 
     def support_many(self, pairs: Sequence[tuple[str, Sequence[str]]]) -> list[float]:
         """Return, for each (claim, passages), the probability that the passages support the claim."""
+
+    def assess_many(self, pairs: Sequence[tuple[str, Sequence[str]]]) -> list[tuple[float, Verdict]]:
+        """Return, for each (claim, passages), that probability and the structural verdict behind it."""
 
 
 @dataclass
@@ -66,6 +73,8 @@ class ClaimVerdict:
     not_in_source: list[str] = field(default_factory=list)  # its numbers and names what it cites lacks
     swapped: list[tuple[str, str]] = field(default_factory=list)  # (its, the closest cited sentence's) facts
     negation_flipped: bool = False  # it disagrees on negation with the cited sentence it follows
+    contradiction: str = ""  # what its cited sentence contradicts: number, date, name, place, role, polarity...
+    reason: str = ""  # that contradiction in one line ("the cited sentence has 20 where the claim has 30")
 
 
 @dataclass
@@ -111,12 +120,15 @@ def score_answer(answer: str, passages: dict[int, str], *, judge: Judge) -> Answ
                 without[m] = len(pairs)
                 pairs.append((claim, [passages[o] for o in markers if o != m and o in passages]))
         plans.append((claim, markers, group, alone, without))
-    scores = judge.support_many(pairs)
-    verdicts = [_verdict(plan, scores, judge.threshold, cited=pairs[plan[2]][1]) for plan in plans]
+    assessed = judge.assess_many(pairs)
+    scores = [score for score, _ in assessed]
+    verdicts = [_verdict(plan, scores, judge.threshold, cited=pairs[plan[2]][1], structure=assessed[plan[2]][1])
+                for plan in plans]
     return _answer_score(verdicts)
 
 
-def _verdict(plan: tuple, scores: list[float], threshold: float, *, cited: list[str]) -> ClaimVerdict:
+def _verdict(plan: tuple, scores: list[float], threshold: float, *, cited: list[str],
+             structure: Verdict) -> ClaimVerdict:
     claim, markers, group, alone, without = plan
     support = scores[group]
     supported = support >= threshold
@@ -132,7 +144,8 @@ def _verdict(plan: tuple, scores: list[float], threshold: float, *, cited: list[
     notes = fact_notes(claim, cited)
     return ClaimVerdict(text=claim, markers=markers, support=support, supported=supported, citations=citations,
                         not_in_source=notes.not_in_source, swapped=notes.swapped,
-                        negation_flipped=notes.negation_flipped)
+                        negation_flipped=notes.negation_flipped, contradiction=structure.kind,
+                        reason=structure.reason)
 
 
 def _answer_score(verdicts: list[ClaimVerdict]) -> AnswerScore:

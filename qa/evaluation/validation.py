@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.contradiction import ClaimChecker
 from qa.errors import CorpusError
 from qa.evaluation.metrics import BOOTSTRAP_SAMPLES, BOOTSTRAP_SEED
 from qa.evaluation.features import read_source
@@ -124,15 +125,15 @@ def cosine_scores(examples: Sequence[Example], *, embedder) -> list[float]:
     return scores
 
 
-def validate(data_dir: Path, *, embedder, weights: dict | None = None) -> dict:
+def validate(data_dir: Path, *, embedder, checker: ClaimChecker, weights: dict | None = None) -> dict:
     """Return, per set, test balanced accuracy (dev-tuned threshold) and ROC-AUC of the verifier with
-    `weights` (the shipped ones by default) and both baselines, with n and positive share; `embedder`
-    runs the weights' model and serves the cosine baseline too. Raise CorpusError when the data cannot
-    be used."""
+    `weights` (the shipped ones by default) and its structural verdicts (`checker`), and of both
+    baselines, with n and positive share; `embedder` runs the weights' model and serves the cosine
+    baseline too. Raise CorpusError when the data cannot be used."""
     started = time.monotonic()
     examples = [e for e in load_examples(data_dir) if e.set in SETS and e.split in SPLITS]
     memo = _MemoEmbedder(embedder)
-    verifier = SupportVerifier(memo, weights=weights)
+    verifier = SupportVerifier(memo, checker=checker, weights=weights)
     scores = {
         "verifier": verifier.support_many([(e.claim, e.passages) for e in examples]),
         "overlap": overlap_scores(examples),

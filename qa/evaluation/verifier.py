@@ -3,11 +3,19 @@
 No NLI model is available offline, so the verifier is a logistic regression over the alignment
 features of qa.evaluation.features (content-term and n-gram coverage of each claim sentence in its
 best source sentence or window, copied fragments, MiniLM cosine of claim sentence and window, novel
-names and numbers, negation and hedges). One model serves single-sentence claims, another
-multi-sentence summaries, because a summary fails when any one sentence fails. The weights, fitted on
-the dev splits of the human-labelled data by bench/fit_verifier.py, ship as verifier_weights.json;
-inference needs numpy and the embedder only. The weights are sign-constrained (alignment may only
-raise support, novelty and mismatches only lower it), so the score is monotone in the evidence.
+names and numbers, negation and hedges) and the structural measures of qa.contradiction (the share
+of each claim sentence's words and dependency arcs its closest cited sentence holds, facts no cited
+sentence states, sentences entailed or contradicted). One model serves single-sentence claims,
+another multi-sentence summaries, because a summary fails when any one sentence fails. The weights,
+fitted on the dev splits of the human-labelled data by bench/fit_verifier.py, ship as
+verifier_weights.json; inference needs numpy, the embedder and the spaCy pipeline. The weights are
+sign-constrained (alignment may only raise support, novelty and mismatches only lower it), so the
+score is monotone in the evidence.
+
+The learned model decides only what structure leaves open: a claim its cited sentence contradicts
+(qa.contradiction: a changed number, date, name or place in the same role, a reversed polarity or
+stance, an added qualifier) scores below the threshold whatever the model says, and one whose cited
+sentence bears out every word reaches it (qa.contradiction.fold).
 
 The features' cosines are those of the embedding model the weights were fitted with (recorded in the
 weights as "embed_model"): verifier_embedder() runs that model whatever QA_EMBED_MODEL says, since
@@ -16,11 +24,10 @@ another model's cosines would shift every score without a sign.
 A score is the probability of support under equal priors of supported and unsupported claims; each
 model's dev-tuned decision threshold is folded into its intercept, so one `threshold` serves both.
 
-Known limits (measured in bench/alterations.py and qa.evaluation.validation): one changed name,
-number, date or polarity always lowers the score of a claim copied from its source, but rarely below
-the threshold, because the human labels give those mismatches little weight (reports add
-qa.evaluation.features.fact_notes, so a reader sees them); the summary model, fitted on CNN/DM,
-rewards copying and scores paraphrased summaries low.
+Known limits (measured in bench/alterations.py and qa.evaluation.validation): a name swapped for a
+word the parser does not read as a name, in a role it does not line up, stays with the learned
+model, which seldom rejects a claim copied from its source with one fact changed; the summary model,
+fitted on CNN/DM, rewards copying and scores paraphrased summaries low.
 """
 
 from __future__ import annotations
@@ -33,11 +40,13 @@ from pathlib import Path
 import numpy as np
 
 from qa.config import Settings
+from qa.contradiction import MEASURES, ClaimChecker, Verdict, fold
 from qa.embedding import local_embedder, resolve_model_path
 from qa.errors import ConfigError
-from qa.evaluation.features import FEATURES, Source, claim_sentences, pair_features, read_source
+from qa.evaluation.features import FEATURES, Source, claim_sentences, normalize, pair_features, read_source
 
 WEIGHTS_PATH = Path(__file__).with_name("verifier_weights.json")
+ALL_FEATURES = (*FEATURES, *MEASURES)  # lexical and embedding features, then what structure measures
 KINDS = ("claim", "summary")
 EMPTY = "empty"  # a claim without words or passages without text: nothing to support it, score 0
 
@@ -62,16 +71,16 @@ def load_weights(path: Path = WEIGHTS_PATH) -> dict:
 
 
 def check_weights(weights: dict) -> None:
-    """Raise ConfigError unless `weights` hold a threshold and a model per kind over exactly FEATURES."""
+    """Raise ConfigError unless `weights` hold a threshold and a model per kind over exactly ALL_FEATURES."""
     if not isinstance(weights.get("embed_model"), str):
         raise ConfigError("verifier weights do not name the embedding model they were fitted with")
     if not isinstance(weights.get("threshold"), (int, float)):
         raise ConfigError("verifier weights lack a decision threshold")
-    if list(weights.get("features", [])) != list(FEATURES):
+    if list(weights.get("features", [])) != list(ALL_FEATURES):
         raise ConfigError("verifier weights were fitted on other features; rerun bench/fit_verifier.py")
     for kind in KINDS:
         model = weights.get("models", {}).get(kind)
-        if not model or any(len(model.get(key, [])) != len(FEATURES) for key in ("mean", "scale", "coef")):
+        if not model or any(len(model.get(key, [])) != len(ALL_FEATURES) for key in ("mean", "scale", "coef")):
             raise ConfigError(f"verifier weights lack a complete {kind!r} model")
 
 
@@ -94,9 +103,11 @@ def embed_texts(embedder, texts: Sequence[str]) -> dict[str, np.ndarray]:
     return dict(zip(distinct, vectors))
 
 
-def extract_features(pairs: Sequence[Pair], *, embedder) -> tuple[np.ndarray, list[str]]:
-    """Return the FEATURES matrix of `pairs` and each pair's kind (see claim_kind), embedding every text
-    in one call. A single string of passages counts as one passage."""
+def extract_features(pairs: Sequence[Pair], *, embedder,
+                     checker: ClaimChecker) -> tuple[np.ndarray, list[str], list[Verdict]]:
+    """Return the ALL_FEATURES matrix of `pairs`, each pair's kind (see claim_kind) and its structural
+    verdict, embedding every text in one call and parsing every new one in one batch. A single string
+    of passages counts as one passage."""
     keys = [(passages,) if isinstance(passages, str) else tuple(passages) for _, passages in pairs]
     sentences = [claim_sentences(claim) for claim, _ in pairs]
     sources: dict[tuple[str, ...], Source] = {}
@@ -105,9 +116,11 @@ def extract_features(pairs: Sequence[Pair], *, embedder) -> tuple[np.ndarray, li
             sources[key] = read_source(key)
     texts = [s for claim in sentences for s in claim] + [s for src in sources.values() for s in src.sentences]
     vectors = embed_texts(embedder, texts)
-    rows = [pair_features(claim, sources[key], vectors=vectors) for claim, key in zip(sentences, keys)]
+    verdicts = checker.check_many([(normalize(claim), key) for (claim, _), key in zip(pairs, keys)])
+    rows = [[*pair_features(claim, sources[key], vectors=vectors), *verdict.measures]
+            for claim, key, verdict in zip(sentences, keys, verdicts)]
     kinds = [claim_kind(claim, sources[key]) for claim, key in zip(sentences, keys)]
-    return np.array(rows, dtype=float).reshape(len(pairs), len(FEATURES)), kinds
+    return np.array(rows, dtype=float).reshape(len(pairs), len(ALL_FEATURES)), kinds, verdicts
 
 
 def predict(weights: dict, features: np.ndarray, kinds: Sequence[str]) -> list[float]:
@@ -125,15 +138,17 @@ def predict(weights: dict, features: np.ndarray, kinds: Sequence[str]) -> list[f
 
 
 class SupportVerifier:
-    """Scores how well passages support a claim, offline."""
+    """Scores how well passages support a claim, offline: the learned model over lexical, embedding
+    and structural features, with the structural verdicts of qa.contradiction folded in."""
 
-    def __init__(self, embedder, *, weights: dict | None = None) -> None:
+    def __init__(self, embedder, *, checker: ClaimChecker, weights: dict | None = None) -> None:
         if weights is None:
             weights = load_weights()
         else:
             check_weights(weights)
         self.embedder = embedder
         self.weights = weights
+        self.checker = checker
         self.threshold: float = float(weights["threshold"])
 
     def support(self, claim: str, passages: Sequence[str]) -> float:
@@ -142,7 +157,18 @@ class SupportVerifier:
 
     def support_many(self, pairs: Sequence[Pair]) -> list[float]:
         """Return support() of each (claim, passages) pair, embedding all their texts in one call."""
-        features, kinds = extract_features(pairs, embedder=self.embedder)
+        return [score for score, _ in self.assess_many(pairs)]
+
+    def assess_many(self, pairs: Sequence[Pair]) -> list[tuple[float, Verdict]]:
+        """Return per pair the support score, with the structural verdict folded in, and that verdict."""
+        features, kinds, verdicts = extract_features(pairs, embedder=self.embedder, checker=self.checker)
+        learned = predict(self.weights, features, kinds)
+        return [(fold(score, verdict, threshold=self.threshold) if kind != EMPTY else 0.0, verdict)
+                for score, verdict, kind in zip(learned, verdicts, kinds)]
+
+    def learned_many(self, pairs: Sequence[Pair]) -> list[float]:
+        """Return the learned model's support of each pair, structure read as features but not folded in."""
+        features, kinds, _ = extract_features(pairs, embedder=self.embedder, checker=self.checker)
         return predict(self.weights, features, kinds)
 
     def supports(self, claim: str, passages: Sequence[str]) -> bool:
