@@ -210,26 +210,41 @@ def cited(url: str) -> list[str]:
     return [c["article_id"] for c in response.json()["citations"]]
 
 
+def lexical_view(url: str) -> tuple[int, int]:
+    """Return what a server's lexical index says: its chunk count (/readyz) and the status of a question
+    restricted to the new article (404 while the index does not hold it; dense search alone would
+    find the article without the index)."""
+    chunks = httpx.get(f"{url}/readyz", timeout=10).json()["chunks"]
+    status = httpx.post(f"{url}/v1/ask", json={"question": QUESTION, "filters": {"articles": [NEW.id]}},
+                        timeout=60).status_code
+    return chunks, status
+
+
+def wait_for(urls: tuple[str, ...], want) -> dict[str, float]:
+    """Return, per server, the seconds until want(url) held, polling for VISIBLE_WITHIN seconds."""
+    started, seen = time.monotonic(), {}
+    while len(seen) < len(urls) and time.monotonic() - started < VISIBLE_WITHIN:
+        for url in urls:
+            if url not in seen and want(url):
+                seen[url] = time.monotonic() - started
+        time.sleep(0.1)
+    return seen
+
+
 def test_two_api_processes_answer_alike_after_another_process_ingests_and_removes(
         two_servers, server_settings, memo_embedder, language) -> None:
-    first, second = two_servers
-    assert NEW.id not in cited(first) and NEW.id not in cited(second)
+    urls = two_servers
+    before = {url: lexical_view(url) for url in urls}
+    assert [status for _, status in before.values()] == [404, 404]
+    assert NEW.id not in cited(urls[0]) and NEW.id not in cited(urls[1])
     store = open_store(server_settings)
 
     ingest_articles([NEW], store=store, embedder=memo_embedder, language=language)
-    written = time.monotonic()
-    seen = {}
-    while len(seen) < 2 and time.monotonic() - written < VISIBLE_WITHIN:
-        for url in (first, second):
-            if url not in seen and cited(url)[:1] == [NEW.id]:
-                seen[url] = time.monotonic() - written
-        time.sleep(0.1)
-    assert set(seen) == {first, second}, f"served from the new article after {VISIBLE_WITHIN}s: {seen}"
-    assert cited(first) == cited(second)
+    seen = wait_for(urls, lambda url: lexical_view(url) == (before[url][0] + 1, 200) and cited(url)[:1] == [NEW.id])
+    assert set(seen) == set(urls), f"indexed and cited within {VISIBLE_WITHIN}s: {seen}"
+    assert cited(urls[0]) == cited(urls[1])
 
     store.delete_article(NEW.id)
-    removed = time.monotonic()
-    while time.monotonic() - removed < VISIBLE_WITHIN and (NEW.id in cited(first) or NEW.id in cited(second)):
-        time.sleep(0.1)
-    assert NEW.id not in cited(first) and NEW.id not in cited(second)
-    assert cited(first) == cited(second)
+    gone = wait_for(urls, lambda url: lexical_view(url) == before[url] and NEW.id not in cited(url))
+    assert set(gone) == set(urls), f"removed within {VISIBLE_WITHIN}s: {gone}"
+    assert cited(urls[0]) == cited(urls[1])
