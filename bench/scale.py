@@ -85,7 +85,7 @@ def main() -> int:
                 continue
             ingest = context.ingest(prefix(articles, size))
             before = by_size.get(size, {})
-            if not ingest["ingest_paragraphs"] and before.get("ingest_paragraphs"):
+            if ingest["ingest_paragraphs"] < before.get("ingest_paragraphs", 0):
                 ingest = {}  # grown by an earlier run: keep that run's ingest figures
             row = before | {"paragraphs": size} | ingest
             if not args.ingest_only:

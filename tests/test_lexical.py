@@ -248,3 +248,47 @@ def test_two_api_processes_answer_alike_after_another_process_ingests_and_remove
     gone = wait_for(urls, lambda url: lexical_view(url) == before[url] and NEW.id not in cited(url))
     assert set(gone) == set(urls), f"removed within {VISIBLE_WITHIN}s: {gone}"
     assert cited(urls[0]) == cited(urls[1])
+
+
+# scores -----------------------------------------------------------------------------------------------
+def brute_bm25(docs: dict[str, list[str]], query: list[str]) -> dict[str, float]:
+    """Return Lucene's BM25 (k1 1.5, b 0.75) of every document holding a query term, computed directly."""
+    import math
+    from collections import Counter
+
+    n, avgdl = len(docs), sum(len(d) for d in docs.values()) / len(docs)
+    df = Counter(t for d in docs.values() for t in set(d))
+    out = {}
+    for doc_id, words in docs.items():
+        counts, norm = Counter(words), 1.5 * (1 - 0.75 + 0.75 * len(words) / avgdl)
+        score = sum(math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5)) * counts[t] / (counts[t] + norm)
+                    for t in query if counts[t])
+        if score:
+            out[doc_id] = score
+    return out
+
+
+def test_scores_are_lucene_bm25_and_follow_replacements(tmp_path) -> None:
+    from qa.lexical import ChunkRow, LexicalIndex
+
+    texts = {f"a{i // 3}:{i % 3 + 1}": f"report {i} on the harbour {'cod ' * (i % 4)}quotas and fishing fleets "
+             f"{'in Lisbon' if i % 5 == 0 else 'at sea'} {'net ' * (i % 7)}" for i in range(30)}
+    rows = [ChunkRow(chunk_id=cid, article_id=cid.split(":")[0], paragraph=int(cid.split(":")[1]), outlet="",
+                     date="", date_num=0, text=text) for cid, text in texts.items()]
+    index = LexicalIndex(tmp_path / "lexical.sqlite", source="test")
+    index.reset(cursor=0)
+    index.add(rows)
+    index.mark_complete()
+    query = terms("cod quotas in Lisbon")
+    expected = brute_bm25({cid: terms(text) for cid, text in texts.items()}, query)
+
+    got = index.top(query, k=5)
+    best = sorted(expected.items(), key=lambda item: -item[1])[:5]
+    assert got == pytest.approx(dict(best))
+    assert list(got.values()) == sorted(got.values(), reverse=True)
+
+    index.replace([], articles=["a0"], changes=[("c1", 1)])  # a0's three chunks removed
+    del texts["a0:1"], texts["a0:2"], texts["a0:3"]
+    expected = brute_bm25({cid: terms(text) for cid, text in texts.items()}, query)
+    assert index.size == 27 and index.applied(["c1", "c2"]) == {"c1"}
+    assert index.top(query, k=3) == pytest.approx(dict(sorted(expected.items(), key=lambda item: -item[1])[:3]))
