@@ -6,8 +6,9 @@ paragraphs is 3-5 sentences drawn from that article, shuffled, none of them a go
 sentence holding the start of any answer span of any question about the article). So a distractor
 talks about the same subject in the same words as the paragraphs the questions are about, but never
 holds an answer: the gold paragraph stays the only right one, and every question still has one.
-Deterministic: the first N paragraphs of a larger archive are the archive of N paragraphs, so stores
-grow by prefixes (10k -> 30k -> 100k). Pure apart from reading the SQuAD file.
+Deterministic, and made of whole articles: the archive of N paragraphs is the leading articles of any
+larger one (it may hold up to 7 paragraphs more than N), so stores grow by prefixes (10k -> 30k -> 100k)
+and no article changes between steps. Pure apart from reading the SQuAD file.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def distractors(articles: list[Article], pool: dict[str, list[str]], *, seed: in
 
 
 def archive(total: int, *, data: Path = DEFAULT_DATA, seed: int = 0) -> tuple[list[Article], list[dict]]:
-    """Return the archive of `total` paragraphs (SQuAD dev first; the last distractor cut short) and
+    """Return the archive of at least `total` paragraphs (SQuAD dev first, then whole distractors) and
     SQuAD dev's questions."""
     articles, questions = load_squad(data)
     out = list(articles)
@@ -67,14 +68,13 @@ def archive(total: int, *, data: Path = DEFAULT_DATA, seed: int = 0) -> tuple[li
     for extra in distractors(articles, answer_free_sentences(articles, questions), seed=seed):
         if held >= total:
             break
-        keep = extra.paragraphs[:total - held]
-        out.append(Article(id=extra.id, title=extra.title, paragraphs=keep, outlet=extra.outlet, source=extra.source))
-        held += len(keep)
+        out.append(extra)
+        held += len(extra.paragraphs)
     return out, questions
 
 
 def prefix(articles: list[Article], paragraphs: int) -> list[Article]:
-    """Return the leading articles holding `paragraphs` paragraphs in all (the archive's own cut)."""
+    """Return the fewest leading articles holding at least `paragraphs` paragraphs in all."""
     out, held = [], 0
     for article in articles:
         if held >= paragraphs:

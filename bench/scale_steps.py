@@ -105,7 +105,8 @@ class StepContext:
         seconds = time.perf_counter() - started
         added = sum(sizes[a] for a in report.added + report.updated)
         print(f"  ingest: {report.summary()}", file=sys.stderr, flush=True)
-        figures = {"articles": len(articles), "ingest_paragraphs": added, "ingest_s": round(seconds, 1)}
+        figures = {"articles": len(articles), "held_paragraphs": sum(sizes.values()), "ingest_paragraphs": added,
+                   "ingest_s": round(seconds, 1)}
         if added:
             figures["ingest_paragraphs_per_s"] = round(added / seconds, 2)
         return figures
