@@ -52,7 +52,7 @@ class Assembly:
         """Return the spaCy pipeline QA_NLP_MODEL names (it loads on first parse)."""
         from qa.nlp import Language
 
-        return Language(self.settings.nlp_model)
+        return Language(self.settings.nlp_model, processes=self.settings.nlp_processes)
 
     @cached_property
     def retriever(self) -> Retriever:

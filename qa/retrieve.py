@@ -1,23 +1,24 @@
-"""Hybrid retrieval, the first stage of answering: dense (LlamaIndex over Chroma) and BM25
-(LlamaIndex's bm25s retriever), with both scores computed for every candidate of either, fused,
-then collapsed to paragraphs. Their sentences are scored by the next stage, qa.evidence."""
+"""Hybrid retrieval, the first stage of answering: dense (LlamaIndex over Chroma) and BM25 (the
+machine's persisted lexical index, qa.lexical, following the store through qa.lexsync), with both
+scores computed for every candidate of either, fused, then collapsed to paragraphs. Their sentences
+are scored by the next stage, qa.evidence."""
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 import numpy as np
 from llama_index.core.vector_stores import FilterCondition, FilterOperator, MetadataFilter, MetadataFilters
-from llama_index.retrievers.bm25 import BM25Retriever
 
 from qa.config import Settings
 from qa.errors import NotIngested, NothingMatches
+from qa.lexical import Scope
+from qa.lexsync import Follower
 from qa.models import Article, Hit
 from qa.store import Store
-from qa.terms import STOPWORDS, TOKEN, terms
+from qa.terms import terms
 
 
 @dataclass(frozen=True)
@@ -47,16 +48,10 @@ class Filters:
                 items.append(MetadataFilter(key="date_num", value=0, operator=FilterOperator.GT))
         return MetadataFilters(filters=items, condition=FilterCondition.AND) if items else None
 
-    def admits(self, meta: dict) -> bool:
-        """Return True when a chunk's metadata passes every filter."""
-        if self.articles and meta.get("article_id") not in self.articles:
-            return False
-        if self.outlet and meta.get("outlet") != self.outlet:
-            return False
-        date = int(meta.get("date_num") or 0)
-        if self.date_from and date < _num(self.date_from):
-            return False
-        return not (self.date_to and (date == 0 or date > _num(self.date_to)))
+    def scope(self) -> Scope:
+        """Return the same restrictions for the lexical index."""
+        return Scope(articles=self.articles, outlet=self.outlet, date_from=_num(self.date_from) if self.date_from else 0,
+                     date_to=_num(self.date_to) if self.date_to else 0)
 
 
 def _num(iso: str) -> int:
@@ -75,45 +70,34 @@ class Retriever:
         self.dense_weight = dense_weight
         self._articles: OrderedDict[str, Article] = OrderedDict()
         self._articles_lock = threading.Lock()  # the API retrieves in worker threads
-        self.refresh()
-
-    def refresh(self) -> None:
-        """Rebuild the BM25 index from the store (after an ingest by another process)."""
-        records = self.store.article_records()
-        self.version = {article_id: record.hash for article_id, record in records.items()}
-        nodes = list(self.store.iter_nodes())
-        if not nodes:
-            raise NotIngested("the store is empty: run `qa ingest` first")
-        logging.getLogger("bm25s").setLevel(logging.WARNING)
-        self._bm25 = BM25Retriever(
-            nodes=nodes, similarity_top_k=min(self.candidates, len(nodes)),
-            language=sorted(STOPWORDS), token_pattern=TOKEN,
-        ).bm25
-        self._meta = [node.metadata for node in nodes]
-        self._article_ids = frozenset(m.get("article_id") for m in self._meta)
-        self._outlets = sorted({m["outlet"] for m in self._meta if m.get("outlet")})
-        dates = {m.get("article_id"): m.get("date", "") for m in self._meta}
-        self._dated = sorted(d for d in dates.values() if d)  # one date per dated article
-        self._undated = len(dates) - len(self._dated)
-        self._ids = [node.node_id for node in nodes]
-        self._row = {node_id: i for i, node_id in enumerate(self._ids)}
-        with self._articles_lock:
-            self._articles.clear()
-        scores = self._bm25.scores
-        doc_freq = np.diff(np.asarray(scores["indptr"]))
-        n_docs = int(scores["num_docs"])
-        self._idf = {t: float(np.log(1 + (n_docs - doc_freq[i] + 0.5) / (doc_freq[i] + 0.5)))
-                     for t, i in self._bm25.vocab_dict.items() if i < len(doc_freq)}
-        self._unseen_idf = float(np.log(1 + (n_docs + 0.5) / 0.5))
-        if any(not record.nlp for record in records.values()):
+        self.follower = Follower(store)  # builds the lexical index when missing, then follows the store
+        self.index = self.follower.index
+        self._check()
+        if self.follower.rebuilt and any(not record.nlp for record in store.article_records().values()):
             raise NotIngested("the store holds articles ingested by an earlier version, without language notes: "
                               "run `qa ingest` again to add them")
+
+    def refresh(self) -> bool:
+        """Catch up with the store's changes (another process's ingest included); return True when
+        there were any. Paragraph texts of the changed articles are read again when next needed."""
+        changed = self.follower.catch_up()
+        self._check()
+        with self._articles_lock:
+            for article_id in changed:
+                self._articles.pop(article_id, None)
+        return bool(changed)
+
+    def _check(self) -> None:
+        """Raise NotIngested for an empty store. One written by an earlier version is looked for when
+        the index is built from the store, as it is the first time this version opens a store."""
+        if self.index.size == 0:
+            raise NotIngested("the store is empty: run `qa ingest` first")
 
     def _check_dates(self, since: str, until: str) -> None:
         """Raise NothingMatches when no stored article is dated within [since, until]."""
         if since and until and since > until:
             raise NothingMatches(f"the date range is empty: {since} is after {until}")
-        dated, undated = self._dated, self._undated
+        dated, undated = self.index.dates()
         if any((not since or d >= since) and (not until or d <= until) for d in dated):
             return
         span = (f"between {since} and {until}" if since and until
@@ -128,31 +112,32 @@ class Retriever:
 
     def idf(self, term: str) -> float:
         """Return the BM25 inverse document frequency of a stemmed term (highest when unseen)."""
-        return self._idf.get(term, self._unseen_idf)
+        return self.index.idf(term)
 
     def stale(self) -> bool:
-        """Return True when the store's articles changed since this index was built."""
-        return self.store.article_hashes() != self.version
+        """Return True when the store changed since this retriever last caught up (one count call)."""
+        return self.follower.pending()
 
     @property
     def size(self) -> int:
         """Return the number of chunks indexed."""
-        return len(self._ids)
+        return self.index.size
 
     def resolve_filters(self, filters: Filters) -> Filters:
         """Return `filters` with the outlet spelled as stored (case aside), or raise NothingMatches for an
         article id, outlet or date range the store holds nothing of: a typo must not read as "not in
         the corpus"."""
         for article_id in filters.articles:
-            if article_id not in self._article_ids:
+            if not self.index.holds_article(article_id):
                 raise NothingMatches(f"no article {article_id!r} in the store (see `qa status` or `qa show`)")
         if filters.date_from or filters.date_to:
             self._check_dates(filters.date_from, filters.date_to)
         if not filters.outlet:
             return filters
-        spelled = [o for o in self._outlets if o.casefold() == filters.outlet.strip().casefold()]
+        outlets = self.index.outlets()
+        spelled = [o for o in outlets if o.casefold() == filters.outlet.strip().casefold()]
         if not spelled:
-            listed = (f"outlets in the store: {', '.join(self._outlets[:20])}" if self._outlets
+            listed = (f"outlets in the store: {', '.join(outlets[:20])}" if outlets
                       else "no article in the store names its outlet")
             raise NothingMatches(f"no article from outlet {filters.outlet!r}; {listed}")
         return replace(filters, outlet=spelled[0])
@@ -164,29 +149,23 @@ class Retriever:
         embedding = (self.embedder.get_query_embedding(query) if vector is None else vector)
         embedding = [float(x) for x in embedding]
         dense = self._dense_scores(query, embedding, filters)
-        sparse_all = self._bm25_scores(query, filters)
-        top_sparse = np.argsort(-sparse_all)[: self.candidates]
-        for row in top_sparse:
-            if sparse_all[row] > 0 and self._ids[row] not in dense:
-                dense[self._ids[row]] = None
+        query_terms = terms(query)
+        sparse = self.index.top(query_terms, k=self.candidates, scope=filters.scope())
+        for node_id in sparse:
+            dense.setdefault(node_id, None)
         missing = [node_id for node_id, score in dense.items() if score is None]
         if missing:
             for node_id, stored in self.store.get_embeddings(missing).items():
                 dense[node_id] = float(np.dot(stored, embedding))
-        fused = self._fuse(dense, {i: float(sparse_all[self._row[i]]) for i in dense})
+        dense = {node_id: score for node_id, score in dense.items() if score is not None}  # gone meanwhile
+        sparse |= self.index.scores(query_terms, [i for i in dense if i not in sparse])
+        fused = self._fuse(dense, {i: sparse.get(i, 0.0) for i in dense})
         return self._paragraph_hits(fused, k=k or self.rerank_depth)
 
     def _dense_scores(self, query: str, embedding: list[float], filters: Filters) -> dict[str, float | None]:
         # through the store, so a Chroma failure is a StoreUnavailable like every other store call
         return dict(self.store.query_dense(embedding, top_k=min(self.candidates, self.size),
                                            filters=filters.metadata_filters()))
-
-    def _bm25_scores(self, query: str, filters: Filters) -> np.ndarray:
-        mask = np.array([filters.admits(m) for m in self._meta], dtype=float) if filters else None
-        tokens = [t for t in terms(query) if t in self._bm25.vocab_dict]
-        if not tokens:
-            return np.zeros(len(self._ids))
-        return np.asarray(self._bm25.get_scores(tokens, weight_mask=mask), dtype=float)
 
     def _fuse(self, dense: dict[str, float], sparse: dict[str, float]) -> dict[str, tuple[float, float, float]]:
         top_sparse = max(sparse.values(), default=0.0) or 1.0
@@ -202,16 +181,18 @@ class Retriever:
 
     def _paragraph_hits(self, fused: dict[str, tuple[float, float, float]], *, k: int) -> list[Hit]:
         best: dict[tuple[str, int], tuple[float, float, float]] = {}
+        places = self.index.locate(list(fused))
         for node_id, score in fused.items():
-            meta = self._meta[self._row[node_id]]
-            key = (meta["article_id"], int(meta["paragraph"]))
+            key = places.get(node_id) or _address(node_id)
             if key not in best or score[0] > best[key][0]:
                 best[key] = score
         ranked = sorted(best.items(), key=lambda item: -item[1][0])[:k]
         articles = self._load_articles([article_id for (article_id, _), _ in ranked])
         hits = []
         for (article_id, number), (score, dense, sparse) in ranked:
-            article = articles[article_id]
+            article = articles.get(article_id)
+            if article is None or not 1 <= number <= len(article.paragraphs):  # removed meanwhile
+                continue
             hits.append(Hit(
                 article_id=article_id, title=article.title, paragraph=number, text=article.paragraph(number),
                 score=score, outlet=article.outlet, date=article.date, section=article.section(number),
@@ -241,7 +222,14 @@ class Retriever:
                 while len(self._articles) > 2048:
                     self._articles.popitem(last=False)
             # under the lock: another thread's insertions may evict what this one just added
-            return {a: fetched.get(a) or self._articles[a] for a in article_ids}
+            return {a: fetched.get(a) or self._articles[a] for a in article_ids if a in fetched or a in self._articles}
+
+
+def _address(chunk_id: str) -> tuple[str, int]:
+    """Return (article id, paragraph) from a chunk id ("article:n" or "article:n#w"), for a chunk the
+    dense side found that the lexical index has not taken in yet."""
+    article_id, rest = chunk_id.rsplit(":", 1)
+    return article_id, int(rest.split("#", 1)[0])
 
 
 def build_retriever(settings: Settings, *, store: Store, embedder) -> Retriever:

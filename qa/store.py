@@ -9,12 +9,20 @@ Three collections per store:
   its paragraph's address (`para`, "article_id:n"), its offsets and the language pipeline's notes
   on it (qa.models.SentenceNotes as JSON), so answering ranks sentences without embedding or parsing
   them again in every process.
+- `{name}_changes`: the change log, one record per article written or removed (`article_id`, `op`
+  "put" or "delete", `at` in µs; a one-dimensional dummy vector, as Chroma wants one): what every
+  process's lexical index (qa.lexical, on its own machine) follows instead of re-reading the store.
+
+With a lexical index attached (open_store attaches the machine's own), every write goes through to
+it as well, once that index is complete.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlparse
@@ -22,7 +30,7 @@ from urllib.parse import urlparse
 import chromadb
 import httpx
 from chromadb.config import Settings as ChromaSettings
-from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+from llama_index.core.schema import MetadataMode, NodeRelationship, RelatedNodeInfo, TextNode
 from llama_index.core.vector_stores import MetadataFilters, VectorStoreQuery
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 from llama_index.vector_stores.chroma import ChromaVectorStore
@@ -30,6 +38,7 @@ from llama_index.vector_stores.chroma import ChromaVectorStore
 from qa.chunking import chunk_header
 from qa.config import Settings
 from qa.errors import ArticleNotFound, ConfigError, StoreUnavailable
+from qa.lexical import ChunkRow, LexicalIndex, index_path
 from qa.models import Article, Chunk, SentenceNotes
 
 
@@ -56,6 +65,16 @@ class StoredArticle:
     root: str  # the folder it was ingested from; "" for articles stored before folders were recorded
     source: str  # its file, relative to root
     nlp: str = ""  # the language pipeline its sentence notes come from; "" for one stored without notes
+
+
+@dataclass(frozen=True)
+class Change:
+    """One entry of the store's change log."""
+
+    id: str
+    at: int  # µs since the epoch, by the writer's clock
+    article_id: str
+    op: str  # "put" or "delete"
 
 
 PAGE = 1000
@@ -110,8 +129,9 @@ def _first_line(exc: Exception) -> str:
 class Store:
     """Articles and their chunks in Chroma."""
 
-    def __init__(self, client, *, name: str, model: str) -> None:
+    def __init__(self, client, *, name: str, model: str, lexical: LexicalIndex | None = None) -> None:
         self.name = name
+        self.lexical = lexical  # written through once complete (qa.lexsync builds and follows it)
         self._client = client
         meta = {"hnsw:space": "cosine", "embed_model": model}
         try:
@@ -122,6 +142,7 @@ class Store:
             self._sentences = client.get_or_create_collection(
                 f"{name}_sentences", metadata=meta, embedding_function=None
             )
+            self._changes = client.get_or_create_collection(f"{name}_changes", embedding_function=None)
         except Exception as exc:
             raise StoreUnavailable(f"cannot open collection {name!r}: {_first_line(exc)}") from None
         built_with = (self._chunks.metadata or {}).get("embed_model")
@@ -181,11 +202,59 @@ class Store:
         return sorted(rows, key=lambda row: row["id"])
 
     def iter_nodes(self) -> Iterator[TextNode]:
-        """Yield every chunk as a LlamaIndex node (for the BM25 index)."""
+        """Yield every chunk as a LlamaIndex node."""
         for rid, meta, doc in self._page(self._chunks, ["metadatas", "documents"]):
-            node = metadata_dict_to_node(meta, text=doc)
-            _mark_embed_keys(node)
-            yield node
+            yield _stored_node(meta, doc)
+
+    def iter_chunk_rows(self) -> Iterator[ChunkRow]:
+        """Yield every chunk as the lexical index holds it (for a rebuild)."""
+        for node in self.iter_nodes():
+            yield lexical_row(node)
+
+    def chunk_rows(self, article_ids: Sequence[str]) -> list[ChunkRow]:
+        """Return the chunks of the given articles as the lexical index holds them."""
+        rows: list[ChunkRow] = []
+        for first in range(0, len(article_ids), 100):
+            found = self._call(self._chunks.get, where={"article_id": {"$in": list(article_ids[first:first + 100])}},
+                               include=["metadatas", "documents"])
+            rows += [lexical_row(_stored_node(m, d)) for m, d in zip(found["metadatas"], found["documents"])]
+        return rows
+
+    @property
+    def fingerprint(self) -> str:
+        """Return what identifies this store's chunks across processes: the collection's id, new
+        whenever the collection is made again."""
+        return f"{self.name}:{self._chunks.id}"
+
+    def change_count(self) -> int:
+        """Return the length of the change log (one cheap call: what followers poll)."""
+        return self._call(self._changes.count)
+
+    def changes_since(self, at: int) -> list[Change]:
+        """Return the change log's entries written at `at` (µs) or later, oldest first."""
+        found: list[Change] = []
+        offset = 0
+        while True:
+            page = self._call(self._changes.get, where={"at": {"$gte": at}}, include=["metadatas"],
+                              limit=PAGE, offset=offset)
+            found += [Change(rid, int(m["at"]), m["article_id"], m["op"]) for rid, m in zip(page["ids"], page["metadatas"])]
+            if len(page["ids"]) < PAGE:
+                return sorted(found, key=lambda c: (c.at, c.id))
+            offset += PAGE
+
+    def _log(self, article_ids: Sequence[str], *, op: str) -> list[tuple[str, int]]:
+        """Append one change per article to the log; return the (id, time) entries written."""
+        at = time.time_ns() // 1000
+        entries = [(f"{at:017d}-{uuid.uuid4().hex[:12]}", at) for _ in article_ids]
+        for first in range(0, len(entries), PAGE):
+            batch = list(zip(entries, article_ids))[first:first + PAGE]
+            self._call(self._changes.add, ids=[e[0] for e, _ in batch], embeddings=[[0.0] for _ in batch],
+                       metadatas=[{"at": e[1], "article_id": a, "op": op} for e, a in batch])
+        return entries
+
+    def _write_through(self, rows: list[ChunkRow], *, articles: Sequence[str], entries: list[tuple[str, int]]) -> None:
+        if self.lexical is not None and self.lexical.complete:
+            self.lexical.replace(rows, articles=articles, changes=entries)
 
     def get_embeddings(self, chunk_ids: list[str]) -> dict[str, list[float]]:
         """Return the stored embeddings of the given chunks, by id."""
@@ -240,6 +309,7 @@ class Store:
                             "start": notes.start, "end": notes.end, "notes": notes.to_json()}
                            for article_id, n, notes, _ in batch],
             )
+        entries = self._log(ids, op="put")  # before the article records: those mark the write as done
         for first in range(0, len(writes), PAGE):
             batch = writes[first:first + PAGE]
             self._call(
@@ -251,6 +321,7 @@ class Store:
                 metadatas=[_article_metadata(w.article, chunks=len(w.chunks), sentences=len(w.sentences))
                            | {"root": w.root, "nlp": w.nlp} for w in batch],
             )
+        self._write_through([lexical_row(node) for node in nodes], articles=ids, entries=entries)
 
     def set_origin(self, article_ids: Sequence[str], *, root: str, sources: Sequence[str]) -> None:
         """Record the folder and file unchanged articles were ingested from (stores written before
@@ -260,10 +331,13 @@ class Store:
                        metadatas=[{"root": root, "source": source} for source in sources[first:first + PAGE]])
 
     def delete_article(self, article_id: str) -> None:
-        """Delete an article's chunks and sentences, then its record."""
+        """Delete an article's chunks and sentences, then its record (logged first, so a follower
+        never keeps chunks the store no longer has)."""
+        entries = self._log([article_id], op="delete")
         self._call(self._chunks.delete, where={"article_id": article_id})
         self._call(self._sentences.delete, where={"article_id": article_id})
         self._call(self._articles.delete, ids=[article_id])
+        self._write_through([], articles=[article_id], entries=entries)
 
     # helpers ---------------------------------------------------------------------------------
     def _page(self, collection, include: list[str]) -> Iterator[tuple]:
@@ -287,8 +361,10 @@ class Store:
 
 
 def open_store(settings: Settings) -> Store:
-    """Return the store the settings name (embedded or server)."""
-    return Store(open_client(settings), name=settings.collection, model=settings.embed_model)
+    """Return the store the settings name (embedded or server), with this machine's lexical index of it."""
+    store = Store(open_client(settings), name=settings.collection, model=settings.embed_model)
+    store.lexical = LexicalIndex(index_path(settings), source=store.fingerprint)
+    return store
 
 
 def chunk_node(article: Article, chunk: Chunk, embedding: list[float] | None = None) -> TextNode:
@@ -310,6 +386,20 @@ def chunk_node(article: Article, chunk: Chunk, embedding: list[float] | None = N
         },
         relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=article.id)},
     )
+    _mark_embed_keys(node)
+    return node
+
+
+def lexical_row(node: TextNode) -> ChunkRow:
+    """Return a chunk's node as the lexical index holds it: BM25 reads the text that is embedded."""
+    meta = node.metadata
+    return ChunkRow(chunk_id=node.node_id, article_id=meta["article_id"], paragraph=int(meta["paragraph"]),
+                    outlet=meta.get("outlet", ""), date=meta.get("date", ""), date_num=int(meta.get("date_num") or 0),
+                    text=node.get_content(metadata_mode=MetadataMode.EMBED))
+
+
+def _stored_node(meta: dict, document: str) -> TextNode:
+    node = metadata_dict_to_node(meta, text=document)
     _mark_embed_keys(node)
     return node
 

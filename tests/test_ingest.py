@@ -411,6 +411,8 @@ def test_a_store_written_without_language_notes_is_refused_until_the_next_ingest
     store = open_store(settings)
     ingest(corpus, store, memo_embedder)
     store._articles.update(ids=SEED_IDS, metadatas=[{"nlp": None}, {"nlp": None}])  # as an earlier version left it
+    store.lexical.path.unlink()  # which kept no lexical index
+    store = open_store(settings)
 
     with pytest.raises(NotIngested, match=r"without language notes: run `qa ingest` again to add them$"):
         build_retriever(settings, store=store, embedder=embedder)

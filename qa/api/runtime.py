@@ -19,7 +19,6 @@ from qa.store import Store, open_store
 
 STARTING = "starting: opening the store and loading the embedding model"
 RETRY_SECONDS = 5.0  # an unreachable or empty store may come up later (a server starting, an ingest)
-REFRESH_SECONDS = 30.0  # how often a running server looks for articles ingested by another process
 HEARTBEAT_SECONDS = 1.0  # /readyz asks the store at most this often; other polls get the last answer
 
 log = logging.getLogger("qa.api")
@@ -118,18 +117,19 @@ class Runtime:
         self._stop.set()
 
     def refresh_if_stale(self) -> bool:
-        """Rebuild the pipeline when the store's articles changed (an ingest by another process);
-        return True when it did. Requests keep using the old pipeline until the new one is swapped in."""
+        """Catch up with the store's change log when it grew (an ingest or removal by another process):
+        one count call when nothing changed, else the changed articles' chunks alone are read into
+        the lexical index. Return True when some article changed."""
         current = self.components
         if current is None or not current.retriever.stale():
             return False
-        self.components = build_components(self.settings, store=current.store, embedder=current.retriever.embedder,
-                                           language=current.pipeline.language)
-        log.info("store changed: %d chunks indexed", self.components.retriever.size)
+        if not current.retriever.refresh():
+            return False  # only this process's own writes, already applied
+        log.info("store changed: %d chunks indexed", current.retriever.size)
         return True
 
     def _watch(self) -> None:
-        while not self._stop.wait(REFRESH_SECONDS):
+        while not self._stop.wait(self.settings.refresh_seconds):
             try:
                 self.refresh_if_stale()
             except StoreUnavailable as exc:  # an outage is logged once, by the health check
