@@ -92,7 +92,8 @@ class Composer:
             text = f"{text[:cut]} [{referent.name}]{text[cut:]}"
         marker = self._marker(hit, notes.start, notes.end)
         if naming is not None and referent is not None:
-            marker += self._marker(naming, referent.sentence_start, referent.sentence_end)
+            named = self._marker(naming, referent.sentence_start, referent.sentence_end)
+            marker += named if named != marker else ""  # named earlier in the same paragraph: one marker
         self._parts.append(with_marker(defuse_markers(text), marker))
 
     def _marker(self, hit: Hit, start: int, end: int) -> str:

@@ -151,7 +151,7 @@ class EvidenceScorer:
         return SentenceScore(
             start=note.start, end=note.end, lexical=lexical, dense=dense, notes=note, type_match=typed,
             constraints=share, violation=violation, speaker=speaker, statement=statement, said=said,
-            focus=focus, support=support, reverses=reverses, names_only=dense < NAMES_ONLY_DENSE and names_only(question, text, weight=self.idf),
+            focus=focus, support=support, reverses=reverses, names_only=dense < NAMES_ONLY_DENSE and names_only(question, text, weight=self.idf, notes=note),
         )
 
     def closest(self, question: Question, query: str, hits: list[Hit], *, count: int = 3) -> list[tuple[Hit, SentenceScore]]:

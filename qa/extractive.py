@@ -15,6 +15,7 @@ from qa.models import Answer, Hit
 from qa.nlp import Parse
 from qa.question import Question
 from qa.shortanswer import pick_short_answer
+from qa.structure import speaks
 from qa.terms import terms
 
 REFUSAL = "The corpus does not contain an answer to this question."
@@ -29,6 +30,9 @@ FOLLOWUP_CONFIDENCE = 0.75
 # answers it even when the wording is far from the question's: confidence at least this, scaled by
 # how much of what the question says was said it holds.
 STATEMENT_CONFIDENCE = 0.8
+# A name, date or count in a statement made by the person a strict question names ("When did Kallas
+# make her remarks?", "Where did Miller speak?") answers it: confidence at least this.
+SPOKEN_CONFIDENCE = 0.6
 PRONOUNS = frozenset({"he", "she", "they", "him", "her", "his", "hers", "their", "them", "it", "its"})
 
 
@@ -118,6 +122,9 @@ class ExtractiveAnswerer:
         elif best.names_only or best.reverses:
             # it shares the question's names but nothing of what it asks, or says the opposite
             confidence *= TYPE_MISMATCH
+        elif question.strict and best.type_match >= 1.0 and best.constraints >= 1.0 and speaks(question, best.notes):
+            # "When did Kallas make her remarks?": the kind asked for, in a statement by the person named
+            confidence = max(confidence, SPOKEN_CONFIDENCE)
         return confidence
 
     @staticmethod

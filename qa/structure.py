@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from qa.lexicon import places_named, roles
+from qa.lexicon import places_named, roles, speech_nouns, speech_verbs
 from qa.models import Hit, SentenceNotes, Statement
 from qa.question import Question
 from qa.terms import STOPWORDS, stem, terms, words
@@ -288,15 +288,33 @@ def statement_support(question: Question, *, statement: Statement | None, said: 
     return support if support >= 0.5 else 0.0
 
 
-def names_only(question: Question, text: str, *, weight) -> bool:
+def names_only(question: Question, text: str, *, weight, notes: SentenceNotes | None = None) -> bool:
     """Return True when the sentence shares the question's names but none of its other content
-    words ("Which party does Robert Fico lead?" and a sentence about Fico that names no party)."""
+    words ("Which party does Robert Fico lead?" and a sentence about Fico that names no party). Words
+    of saying ("remarks", "comment", "make") count as held by a sentence in which someone the question
+    names makes a statement ("When did Kallas make her remarks?")."""
     named = {t for name in [*question.names, *question.mentions] for t in terms(name)}
     rest = [t for t in terms(question.text) if t not in named and t not in _FRAMING_TERMS]
+    if notes is not None and speaks(question, notes):
+        rest = [t for t in rest if t not in _speech_terms()]
     if not rest or not named:
         return False
     held = set(terms(text))
     return bool(named & held) and not any(t in held for t in rest)
+
+
+def speaks(question: Question, notes: SentenceNotes) -> bool:
+    """Return True when someone the question names is the speaker of one of the sentence's statements."""
+    named = [set(terms(name)) for name in question.names if terms(name)]
+    speakers = [set(terms(s.name or s.speaker)) for s in notes.statements]
+    return any(n <= said or said and said <= n for n in named for said in speakers)
+
+
+@lru_cache(maxsize=1)
+def _speech_terms() -> frozenset[str]:
+    """Return the stems of the words of saying, with the light verbs a statement is made with."""
+    words_ = [w for phrase in (*speech_verbs(), *speech_nouns()) for w in phrase.split()]
+    return frozenset(stem(w) for w in (*words_, "make", "give", "issue", "deliver", "comment", "statement"))
 
 
 _FRAMING_TERMS = frozenset(stem(w) for w in ("name", "kind", "type", "sort", "exactly", "actually", "specifically",

@@ -63,6 +63,12 @@ def test_what_someone_did_is_answered_with_the_sentence_and_no_phrase_picked_out
     assert cited(answer) == [(TROOPS, 4)] and answer.short_answer is None
 
 
+def test_when_a_named_person_spoke_is_answered_from_their_statement_in_other_words(ingested) -> None:
+    answer = answer_question("When did Kallas make her remarks?", pipeline=ingested.pipeline)
+
+    assert (answer.answerable, answer.short_answer.text, cited(answer)) == (True, "February 29", [(TROOPS, 12)])
+
+
 def test_a_sentence_whose_subject_is_a_pronoun_marks_whom_it_means_and_cites_where_he_is_named(ingested) -> None:
     answer = answer_question("How did Matthew Miller describe Macron?", pipeline=ingested.pipeline)
 
