@@ -25,6 +25,7 @@ REFUSAL = "The corpus does not contain an answer to this question."
 # on questions disjoint from bench/squad.py's evaluation sample; the type weight is held at 2.5.
 ANSWERABLE_WEIGHTS = {"paragraph_lexical": 4.55, "lexical": 3.19, "dense": 7.89, "type": 2.5, "bias": -9.68}
 TYPE_MISMATCH = 0.25
+NAMES_ONLY = 0.4
 FOLLOWUP_CONFIDENCE = 0.75
 # A statement whose speaker and words the question describes (who said X; what did Y say about Z)
 # answers it even when the wording is far from the question's: confidence at least this, scaled by
@@ -119,9 +120,12 @@ class ExtractiveAnswerer:
             confidence = max(confidence, STATEMENT_CONFIDENCE * min(1.0, best.support))
         elif _asks_what_was_said(question) and best.speaker < 0.5:
             confidence *= TYPE_MISMATCH  # asks what a named speaker said, and this is no statement of theirs
-        elif best.names_only or best.reverses:
-            # it shares the question's names but nothing of what it asks, or says the opposite
-            confidence *= TYPE_MISMATCH
+        elif best.reverses:
+            confidence *= TYPE_MISMATCH  # it says the opposite of what the question says was said
+        elif best.names_only:
+            # it shares the question's names but none of its other words: a paraphrase ("What animals
+            # did Tesla care for?" / "...to feed the pigeons") or a sentence about someone else's matter
+            confidence *= NAMES_ONLY
         elif question.strict and best.type_match >= 1.0 and best.constraints >= 1.0 and speaks(question, best.notes):
             # "When did Kallas make her remarks?": the kind asked for, in a statement by the person named
             confidence = max(confidence, SPOKEN_CONFIDENCE)
