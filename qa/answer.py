@@ -18,6 +18,7 @@ from qa.nlp import Language
 from qa.question import Question, read_question
 from qa.retrieve import Filters, Retriever
 from qa.streaming import Delta, Done, Event, Retrieved, answer_deltas
+from qa.terms import terms
 
 MAX_QUESTION_CHARS = 4000
 
@@ -118,8 +119,19 @@ def retrieve_paragraphs(question: str, *, pipeline: Pipeline, filters: Filters =
     asked = read(pipeline, turn.asked or question)
     query = turn.query or asked.text
     reading = Reading(question=question, asked=asked, query=query, scoring=turn.scoring_query or asked.text, turn=turn)
-    hits = pipeline.retriever.retrieve_hits(query, filters=filters, vector=pipeline.evidence.query_vector(query))
+    search = with_place_names(query, asked)
+    hits = pipeline.retriever.retrieve_hits(search, filters=filters, vector=pipeline.evidence.query_vector(search))
     return reading, hits
+
+
+def with_place_names(query: str, asked: Question) -> str:
+    """Return the retrieval query with the gazetteer's name of each place the question names another
+    way appended ("Did the US plan ...?" also searches "united states"), so an alias, a demonym or a
+    capital finds a paragraph that writes the country's name (and "US" is no longer a stop word)."""
+    said = set(terms(query))
+    extra = [place for places in asked.places if len(places) == 1 for place in places
+             if not set(terms(place)) <= said]
+    return f"{query} {' '.join(extra)}" if extra else query
 
 
 def rank_evidence(reading: Reading, hits: list[Hit], *, pipeline: Pipeline, k: int) -> list[Evidence]:

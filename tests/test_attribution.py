@@ -69,6 +69,12 @@ def test_when_a_named_person_spoke_is_answered_from_their_statement_in_other_wor
     assert (answer.answerable, answer.short_answer.text, cited(answer)) == (True, "February 29", [(TROOPS, 12)])
 
 
+def test_a_country_named_by_its_abbreviation_retrieves_the_paragraph_that_writes_its_name(ingested) -> None:
+    answer = answer_question("Did the US plan to send troops to Ukraine?", pipeline=ingested.pipeline)
+
+    assert answer.retrieved[0] == f"{TROOPS}:7"  # "the United States is not going to send any troops"
+
+
 def test_a_sentence_whose_subject_is_a_pronoun_marks_whom_it_means_and_cites_where_he_is_named(ingested) -> None:
     answer = answer_question("How did Matthew Miller describe Macron?", pipeline=ingested.pipeline)
 
