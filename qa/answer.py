@@ -118,7 +118,8 @@ def retrieve_paragraphs(question: str, *, pipeline: Pipeline, filters: Filters =
     turn = turn or Turn()
     asked = read(pipeline, turn.asked or question)
     query = turn.query or asked.text
-    reading = Reading(question=question, asked=asked, query=query, scoring=turn.scoring_query or asked.text, turn=turn)
+    reading = Reading(question=question, asked=asked, query=query,
+                      scoring=with_place_names(turn.scoring_query or asked.text, asked), turn=turn)
     search = with_place_names(query, asked)
     hits = pipeline.retriever.retrieve_hits(search, filters=filters, vector=pipeline.evidence.query_vector(search))
     return reading, hits

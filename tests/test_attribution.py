@@ -73,6 +73,7 @@ def test_a_country_named_by_its_abbreviation_retrieves_the_paragraph_that_writes
     answer = answer_question("Did the US plan to send troops to Ukraine?", pipeline=ingested.pipeline)
 
     assert answer.retrieved[0] == f"{TROOPS}:7"  # "the United States is not going to send any troops"
+    assert cited(answer)[:1] == [(TROOPS, 7)] and "the United States is not going to send" in answer.answer
 
 
 def test_a_sentence_whose_subject_is_a_pronoun_marks_whom_it_means_and_cites_where_he_is_named(ingested) -> None:
