@@ -61,7 +61,7 @@ def main() -> None:
     rows["language floor: each paragraph parsed once"] = {"seconds": timed(language.parse_many, paragraphs)[1]}
     with tempfile.TemporaryDirectory() as tmp:
         store = open_store(get_settings(data_dir=Path(tmp), collection="floor"))
-        ingest = Language(settings.nlp_model, **({"processes": args.processes} if args.processes > 1 else {}))
+        ingest = Language(settings.nlp_model, processes=args.processes)
         report, seconds = timed(ingest_articles, articles, store=store, embedder=onnx_model, language=ingest)
         rows["ingest: ONNX, sentence vectors pooled, annotations, store writes"] = {
             "seconds": seconds, "summary": report.summary()}

@@ -125,7 +125,7 @@ def _swap_name(claim: str, context: str, *, rng: random.Random) -> str | None:
         return None
     target = rng.choice(names)
     used = {w for m in _NAME.finditer(claim) for w in m.group().replace("-", " ").split()}
-    others = sorted(_context_names(context) - {n for n in _context_names(context) if set(n.split()) & used})
+    others = sorted(n for n in _context_names(context) if not set(n.split()) & used)
     if not others:
         return None
     return claim[:target.start()] + rng.choice(others) + claim[target.end():]
