@@ -183,7 +183,9 @@ def show(app: App, address: str) -> None:
 def status(app: App, as_json: bool) -> None:
     s = app.settings
     info = app.store.counts() | {
-        "collection": s.collection, "store": s.chroma_url or str(s.data_dir.resolve()),
+        "collection": s.collection,
+        "store": (f"{s.chroma_url} ({s.chroma_tenant}/{s.chroma_database})" if s.names_server_database
+                  else s.chroma_url) or str(s.data_dir.resolve()),
         "embed_model": s.embed_model, "answerer": "llm" if s.llm_base_url else "extractive",
     }
     if as_json:

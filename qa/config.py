@@ -18,6 +18,9 @@ PLACEHOLDER_WORDS = ("changeme", "password", "passwd", "secret", "xxx", "placeho
                      "yourapikey", "apikey", "default", "123456", "qwerty", "letmein")
 KEY_HINT = "use a random key of 16+ characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
+DEFAULT_TENANT = "default_tenant"  # a Chroma server's own defaults
+DEFAULT_DATABASE = "default_database"
+
 
 class Settings(BaseSettings):
     """Every knob of the service; the README lists them with their defaults."""
@@ -26,6 +29,9 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path(".qa"), description="Embedded Chroma lives under this directory.")
     chroma_url: str = Field("", description="Chroma server URL; when set, used instead of data_dir.")
+    chroma_tenant: str = Field(DEFAULT_TENANT, description="Tenant on the Chroma server (Chroma Cloud: your tenant).")
+    chroma_database: str = Field(DEFAULT_DATABASE, description="Database of that tenant on the Chroma server.")
+    chroma_api_key: str = Field("", description="Sent as the x-chroma-token header to the Chroma server (Chroma Cloud's key).")
     collection: str = Field("news", description="Name prefix of the Chroma collections.")
     store_timeout: float = Field(3.0, gt=0, description="Seconds a Chroma server may take to answer one call.")
     refresh_seconds: float = Field(
@@ -102,6 +108,12 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value.rstrip("/")
+
+    @property
+    def names_server_database(self) -> bool:
+        """True when the settings name a tenant, database or key, which only a Chroma server has."""
+        return (self.chroma_tenant, self.chroma_database) != (DEFAULT_TENANT, DEFAULT_DATABASE) \
+            or bool(self.chroma_api_key)
 
 
 def get_settings(**overrides: object) -> Settings:

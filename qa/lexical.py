@@ -27,7 +27,7 @@ from pathlib import Path
 
 import Stemmer
 
-from qa.config import Settings
+from qa.config import DEFAULT_DATABASE, DEFAULT_TENANT, Settings
 from qa.terms import STOPWORDS, TOKEN, terms
 
 INDEX_VERSION = 1
@@ -53,11 +53,15 @@ CREATE TABLE IF NOT EXISTS applied(change_id TEXT PRIMARY KEY, at INTEGER NOT NU
 
 def index_path(settings: Settings) -> Path:
     """Return where this machine keeps the lexical index of the store the settings name: beside the
-    embedded store, or for a server store in QA_DATA_DIR keyed by the server's URL and the collection."""
+    embedded store, or for a server store in QA_DATA_DIR keyed by the server's URL, its tenant and
+    database (when not the defaults) and the collection."""
     folder = settings.data_dir / "lexical"
     if not settings.chroma_url:
         return folder / f"{settings.collection}.sqlite"
-    server = re.sub(r"[^A-Za-z0-9.]+", "-", settings.chroma_url.split("://", 1)[-1]).strip("-")
+    where = settings.chroma_url.split("://", 1)[-1]
+    if (settings.chroma_tenant, settings.chroma_database) != (DEFAULT_TENANT, DEFAULT_DATABASE):
+        where += f"-{settings.chroma_tenant}-{settings.chroma_database}"
+    server = re.sub(r"[^A-Za-z0-9.]+", "-", where).strip("-")
     return folder / f"{server}-{settings.collection}.sqlite"
 
 

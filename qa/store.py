@@ -84,6 +84,9 @@ _EMBED_KEYS = ("header",)
 def open_client(settings: Settings):
     """Return a Chroma client: an HTTP client when QA_CHROMA_URL is set, else an embedded one."""
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if not settings.chroma_url and settings.names_server_database:
+        raise ConfigError("QA_CHROMA_TENANT, QA_CHROMA_DATABASE and QA_CHROMA_API_KEY name a database on a "
+                          "Chroma server; set QA_CHROMA_URL too (the embedded store has one database)")
     try:
         if settings.chroma_url:
             url = urlparse(settings.chroma_url)
@@ -91,6 +94,9 @@ def open_client(settings: Settings):
                 host=url.hostname or "127.0.0.1",
                 port=url.port or (443 if url.scheme == "https" else 8000),
                 ssl=url.scheme == "https",
+                headers={"x-chroma-token": settings.chroma_api_key} if settings.chroma_api_key else None,
+                tenant=settings.chroma_tenant,
+                database=settings.chroma_database,
                 settings=chroma_settings,
             )
             _bound_waits(client, settings.store_timeout)

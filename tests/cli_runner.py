@@ -24,7 +24,8 @@ def env_for(settings: Settings) -> Env:
     """Return the QA_* variables that make the CLI use the store of `settings`."""
     env = {"QA_DATA_DIR": str(settings.data_dir), "QA_COLLECTION": settings.collection}
     if settings.chroma_url:
-        env["QA_CHROMA_URL"] = settings.chroma_url
+        env |= {"QA_CHROMA_URL": settings.chroma_url, "QA_CHROMA_TENANT": settings.chroma_tenant,
+                "QA_CHROMA_DATABASE": settings.chroma_database}
     return env
 
 
