@@ -35,7 +35,7 @@ LEXICAL_SHARE = 1 / 3
 STRUCTURE_WEIGHT = 0.5  # re-rank bonus of a paragraph holding the statement the question describes
 NAMES_ONLY_DENSE = 0.5  # below this cosine, a sentence sharing only the question's names does not answer it
 
-Stored = Callable[[list[str]], dict[str, list[tuple[SentenceNotes, list[float]]]]]
+Stored = Callable[..., dict[str, list[tuple[SentenceNotes, list[float]]]]]  # (addresses, *, starts)
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,8 @@ class EvidenceScorer:
         with self._lock:
             found = {k: self._cache[k] for k in keys if k in self._cache and self._cache[k][0] == _text_of(hits, k)}
         missing = [h for h in hits if h.key not in found]
-        kept = self.stored([h.key for h in missing]) if self.stored and missing else {}
+        kept = (self.stored([h.key for h in missing], starts={h.key: h.sentence_starts for h in missing})
+                if self.stored and missing else {})
         for hit in missing:
             rows = kept.get(hit.key)
             if rows and rows[-1][0].end <= len(hit.text):

@@ -166,12 +166,15 @@ def ingest_articles(
     pending: list[tuple[Article, list[Chunk], list[str]]] = []
     size = 0
     moved: list[Article] = []
+    unrecorded: list[str] = []
     for article in articles:
         previous = stored.get(article.id)
         if previous is not None and previous.hash == article.content_hash and previous.nlp == tag:
             report.unchanged.append(article.id)
             if root and (previous.root, previous.source) != (root, article.source):
                 moved.append(article)
+            if not previous.starts:
+                unrecorded.append(article.id)
             if progress:
                 progress(1)
             continue
@@ -187,6 +190,8 @@ def ingest_articles(
     _flush(pending, store=store, embedder=embedder, language=language, root=root, progress=progress)
     if moved:
         store.set_origin([a.id for a in moved], root=root, sources=[a.source for a in moved])
+    if unrecorded:  # stored by an earlier version: their sentences' offsets, so answers read them by id
+        store.record_sentence_starts(unrecorded)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -19,6 +19,9 @@ class Article:
     url: str = ""
     source: str = ""  # file path relative to the corpus root
     sections: tuple[str, ...] = ()  # heading in force for each paragraph ("" before the first)
+    # where each paragraph's sentences start, as the store recorded them at ingest (so their stored
+    # notes and vectors are fetched by id); () when read from a file, or stored without them
+    sentence_starts: tuple[tuple[int, ...], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def content_hash(self) -> str:
@@ -135,6 +138,7 @@ class Hit:
     date: str = ""
     section: str = ""
     scores: dict[str, float] = field(default_factory=dict)
+    sentence_starts: tuple[int, ...] = ()  # its stored sentences' offsets, when the store recorded them
 
     @property
     def key(self) -> str:

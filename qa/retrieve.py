@@ -196,7 +196,7 @@ class Retriever:
             hits.append(Hit(
                 article_id=article_id, title=article.title, paragraph=number, text=article.paragraph(number),
                 score=score, outlet=article.outlet, date=article.date, section=article.section(number),
-                scores={"dense": dense, "bm25": sparse},
+                scores={"dense": dense, "bm25": sparse}, sentence_starts=_starts(article, number),
             ))
         return hits
 
@@ -209,7 +209,8 @@ class Retriever:
                 self._articles[article_id] = article
         return [
             Hit(article_id=a, title=articles[a].title, paragraph=n, text=articles[a].paragraph(n), score=score,
-                outlet=articles[a].outlet, date=articles[a].date, section=articles[a].section(n))
+                outlet=articles[a].outlet, date=articles[a].date, section=articles[a].section(n),
+                sentence_starts=_starts(articles[a], n))
             for a, n in wanted if a in articles and 1 <= n <= len(articles[a].paragraphs)
         ]
 
@@ -223,6 +224,11 @@ class Retriever:
                     self._articles.popitem(last=False)
             # under the lock: another thread's insertions may evict what this one just added
             return {a: fetched.get(a) or self._articles[a] for a in article_ids if a in fetched or a in self._articles}
+
+
+def _starts(article: Article, number: int) -> tuple[int, ...]:
+    """Return where paragraph `number`'s stored sentences start, when the store recorded it."""
+    return article.sentence_starts[number - 1] if number <= len(article.sentence_starts) else ()
 
 
 def _address(chunk_id: str) -> tuple[str, int]:

@@ -23,7 +23,7 @@ import json
 import math
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
@@ -65,6 +65,7 @@ class StoredArticle:
     root: str  # the folder it was ingested from; "" for articles stored before folders were recorded
     source: str  # its file, relative to root
     nlp: str = ""  # the language pipeline its sentence notes come from; "" for one stored without notes
+    starts: bool = True  # False for one stored before its sentences' offsets were recorded with it
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,8 @@ class Store:
     def article_records(self) -> dict[str, StoredArticle]:
         """Return every stored article's hash and origin, by id."""
         return {rid: StoredArticle(hash=meta.get("hash", "") if "sentences" in meta else "",
-                                   root=meta.get("root", ""), source=meta.get("source", ""), nlp=meta.get("nlp", ""))
+                                   root=meta.get("root", ""), source=meta.get("source", ""), nlp=meta.get("nlp", ""),
+                                   starts="starts" in meta)
                 for rid, meta in self._page(self._articles, ["metadatas"])}
 
     def get_article(self, article_id: str) -> Article:
@@ -267,17 +269,26 @@ class Store:
         result = self._call(self._chunks.get, ids=chunk_ids, include=["embeddings"])
         return dict(zip(result["ids"], result["embeddings"]))
 
-    def get_sentences(self, addresses: list[str]) -> dict[str, list[tuple[SentenceNotes, list[float]]]]:
+    def get_sentences(self, addresses: list[str], *, starts: Mapping[str, Sequence[int]] | None = None
+                      ) -> dict[str, list[tuple[SentenceNotes, list[float]]]]:
         """Return {paragraph address: its sentences' notes and vectors, in order} for the addresses
-        ("article_id:n") whose sentences are stored."""
+        ("article_id:n") whose sentences are stored. A paragraph whose sentence offsets are given in
+        `starts` (as its article's record holds them) is read by id; the others by a metadata filter,
+        which Chroma answers more slowly the more sentences it holds."""
         if not addresses:
             return {}
-        result = self._call(self._sentences.get, where={"para": {"$in": list(dict.fromkeys(addresses))}},
-                            include=["metadatas", "embeddings"])
+        starts = starts or {}
+        wanted = list(dict.fromkeys(addresses))
+        ids = [f"{address}:{start}" for address in wanted for start in starts.get(address, ())]
+        rest = [address for address in wanted if not starts.get(address)]
         rows: dict[str, list] = {}
-        for meta, vector in zip(result["metadatas"], result["embeddings"]):
-            if "notes" in meta:
-                rows.setdefault(meta["para"], []).append((SentenceNotes.from_json(meta["notes"]), vector))
+        for query in ({"ids": ids} if ids else None, {"where": {"para": {"$in": rest}}} if rest else None):
+            if query is None:
+                continue
+            result = self._call(self._sentences.get, **query, include=["metadatas", "embeddings"])
+            for meta, vector in zip(result["metadatas"], result["embeddings"]):
+                if "notes" in meta:
+                    rows.setdefault(meta["para"], []).append((SentenceNotes.from_json(meta["notes"]), vector))
         return {address: sorted(found, key=lambda row: row[0].start) for address, found in rows.items()}
 
     def counts(self) -> dict[str, int]:
@@ -325,7 +336,9 @@ class Store:
                 documents=[json.dumps({"paragraphs": w.article.paragraphs, "sections": w.article.sections},
                                       ensure_ascii=False) for w in batch],
                 metadatas=[_article_metadata(w.article, chunks=len(w.chunks), sentences=len(w.sentences))
-                           | {"root": w.root, "nlp": w.nlp} for w in batch],
+                           | {"root": w.root, "nlp": w.nlp,
+                              "starts": _starts_json(len(w.article.paragraphs), [(n, notes.start) for n, notes in w.sentences])}
+                           for w in batch],
             )
         self._write_through([lexical_row(node) for node in nodes], articles=ids, entries=entries)
 
@@ -335,6 +348,23 @@ class Store:
         for first in range(0, len(article_ids), PAGE):
             self._call(self._articles.update, ids=list(article_ids[first:first + PAGE]),
                        metadatas=[{"root": root, "source": source} for source in sources[first:first + PAGE]])
+
+    def record_sentence_starts(self, article_ids: Sequence[str]) -> None:
+        """Record in each article's record where its stored sentences start, read from their ids
+        (articles stored before the offsets were kept with them), leaving the rest of the record."""
+        for first in range(0, len(article_ids), PAGE):
+            batch = list(article_ids[first:first + PAGE])
+            result = self._call(self._sentences.get, where={"article_id": {"$in": batch}}, include=[])
+            found: dict[str, list[tuple[int, int]]] = {article_id: [] for article_id in batch}
+            for sentence_id in result["ids"]:  # "article_id:paragraph:start", as put_articles writes them
+                article_id, number, start = sentence_id.rsplit(":", 2)
+                found.setdefault(article_id, []).append((int(number), int(start)))
+            records = self._call(self._articles.get, ids=batch, include=["metadatas"])
+            paragraphs = {rid: int(meta.get("paragraphs", 0)) for rid, meta in zip(records["ids"], records["metadatas"])}
+            held = [rid for rid in batch if rid in paragraphs]
+            if held:
+                self._call(self._articles.update, ids=held,
+                           metadatas=[{"starts": _starts_json(paragraphs[rid], found[rid])} for rid in held])
 
     def delete_article(self, article_id: str) -> None:
         """Delete an article's chunks and sentences, then its record (logged first, so a follower
@@ -437,6 +467,15 @@ def _article_metadata(article: Article, *, chunks: int, sentences: int) -> dict:
     }
 
 
+def _starts_json(paragraphs: int, starts: Sequence[tuple[int, int]]) -> str:
+    """Return the JSON list, per paragraph, of where its sentences start."""
+    out: list[list[int]] = [[] for _ in range(paragraphs)]
+    for number, start in starts:
+        if 1 <= number <= paragraphs:
+            out[number - 1].append(start)
+    return json.dumps([sorted(own) for own in out], separators=(",", ":"))
+
+
 def _article_from_record(article_id: str, meta: dict, document: str) -> Article:
     body = json.loads(document)
     return Article(
@@ -448,4 +487,5 @@ def _article_from_record(article_id: str, meta: dict, document: str) -> Article:
         url=meta.get("url", ""),
         source=meta.get("source", ""),
         sections=tuple(body.get("sections", ())),
+        sentence_starts=tuple(tuple(own) for own in json.loads(meta["starts"])) if "starts" in meta else (),
     )

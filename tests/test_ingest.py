@@ -395,10 +395,67 @@ def test_answering_ranks_sentences_with_the_vectors_and_notes_ingest_stored(seed
     assert [(st.verb, st.name) for st in miller.notes.statements] == [("respond", "Matthew Miller"), ("say", "Matthew Miller")]
 
 
+class SentenceReads:
+    """Records how each read of a store's sentences collection asked for its rows: by id or by filter."""
+
+    def __init__(self, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[str] = []
+        collection = store._sentences
+        original = collection.get
+
+        def get(*args, **kwargs):
+            self.calls.append("ids" if kwargs.get("ids") else "where" if kwargs.get("where") else "other")
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(collection, "get", get)
+
+
+def test_answers_read_a_paragraphs_stored_sentences_by_id(seeded, monkeypatch) -> None:
+    hits = seeded.retriever.retrieve_hits(QUESTION, k=5)
+    by_filter = seeded.store.get_sentences([h.key for h in hits])
+    reads = SentenceReads(seeded.store, monkeypatch)
+
+    by_id = seeded.store.get_sentences([h.key for h in hits], starts={h.key: h.sentence_starts for h in hits})
+
+    assert reads.calls == ["ids"]
+    assert all(h.sentence_starts == tuple(n.start for n, _ in by_filter[h.key]) for h in hits)
+    assert {k: [(n, list(v)) for n, v in rows] for k, rows in by_id.items()} == {
+        k: [(n, list(v)) for n, v in rows] for k, rows in by_filter.items()}
+
+
+def test_a_store_written_before_sentence_offsets_were_kept_answers_alike_and_gets_them_at_the_next_ingest(
+        settings: Settings, corpus: Path, embedder, monkeypatch) -> None:
+    store = open_store(settings)
+    ingest(corpus, store, embedder)
+    records = store._articles.get(include=["metadatas", "documents", "embeddings"])
+    recorded = {rid: meta["starts"] for rid, meta in zip(records["ids"], records["metadatas"])}
+    store._articles.delete(ids=records["ids"])  # as an earlier version wrote them (an upsert merges metadata)
+    store._articles.add(ids=records["ids"], embeddings=records["embeddings"], documents=records["documents"],
+                        metadatas=[{k: v for k, v in meta.items() if k != "starts"} for meta in records["metadatas"]])
+    assert not any(r.starts for r in store.article_records().values())
+    retriever = build_retriever(settings, store=store, embedder=embedder)
+    pipeline = build_pipeline(settings, retriever=retriever, language=shared_language())
+    reads = SentenceReads(store, monkeypatch)
+
+    answer = answer_question(QUESTION, pipeline=pipeline)
+
+    assert "Matthew Miller" in answer.answer and set(reads.calls) == {"where"}
+    report = ingest(corpus, store, embedder)
+    assert report.chunks == 0 and len(report.unchanged) == 2  # nothing embedded again
+    again = store._articles.get(include=["metadatas"])
+    assert {rid: meta["starts"] for rid, meta in zip(again["ids"], again["metadatas"])} == recorded
+    reads.calls.clear()
+    fresh = build_retriever(settings, store=open_store(settings), embedder=embedder)
+    pipeline = build_pipeline(settings, retriever=fresh, language=shared_language())
+    reads = SentenceReads(pipeline.retriever.store, monkeypatch)
+    assert answer_question(QUESTION, pipeline=pipeline).answer == answer.answer
+    assert set(reads.calls) == {"ids"}
+
+
 def test_a_paragraph_without_stored_sentences_is_parsed_and_embedded_when_asked(seeded, embedder, language) -> None:
     hits = seeded.retriever.retrieve_hits(QUESTION, k=2)
     counting = CountingEmbedder(embedder)
-    scorer = EvidenceScorer(counting, seeded.retriever.idf, stored=lambda keys: {}, language=language)
+    scorer = EvidenceScorer(counting, seeded.retriever.idf, stored=lambda keys, **_: {}, language=language)
 
     scored = scorer.score(read_question(language.parse(QUESTION)), QUESTION, hits)
 
