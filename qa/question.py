@@ -44,6 +44,7 @@ class Question:
     numbers: tuple[str, ...] = ()  # amounts it names outside the wh-phrase
     pronouns: tuple[str, ...] = ()  # pronouns standing for someone of an earlier turn
     asks_action: bool = False  # "What did Y do ...?", "What happened ...?": an event, not a name to pick out
+    asks_identity: bool = False  # "Who is Y?", "Who was Y?": who a named person is (their office), not a name
     shape: int = 0  # how many answers it wants ("Which two crises" -> 2), 0 when not said
     wh_span: tuple[int, int] = (0, 0)  # character offsets of the wh-phrase
     mentions: tuple[str, ...] = field(default=(), repr=False)  # every name in it, wh-phrase included
@@ -77,6 +78,7 @@ def read_question(parse: Parse) -> Question:
         years=tuple(y for d in dates for y in _YEAR.findall(d)), numbers=tuple(numbers),
         pronouns=tuple(t.lemma for t in tokens if t.pos == "PRON" and t.lemma in PRONOUNS),
         asks_action=_asks_action(parse, wh_token, labels),
+        asks_identity=_asks_identity(parse, wh_token),
         shape=shape, wh_span=(parse.tokens[span[0]].start, parse.tokens[span[1] - 1].end) if span[1] > span[0] else (0, 0),
         mentions=tuple(f"{m.title} {m.text}".strip() for m in find_mentions(parse)),
     )
@@ -89,6 +91,26 @@ def _asks_action(parse: Parse, wh: Token | None, labels: frozenset[str]) -> bool
         return False
     head = parse.tokens[wh.head]
     return head.pos in ("VERB", "AUX") and head.lemma in ACTION_VERBS
+
+
+def _asks_identity(parse: Parse, wh: Token | None) -> bool:
+    """Return True for "Who is Y?" with Y a name: "who" and the name are the two sides of the main
+    verb "be", so the answer is what the sources call Y ("State Department spokesman"), not another name."""
+    if wh is None or wh.lemma != "who":
+        return False
+    head = parse.tokens[wh.head]
+    if head.lemma != "be" or head.dep != "ROOT":
+        return False
+    sides = [t for t in parse.tokens if t.head == head.i and t.i != wh.i and t.dep in ("nsubj", "attr")]
+    if len(sides) != 1:
+        return False
+    side = sides[0]
+    name = [t for t in parse.tokens if t.i == side.i or t.head == side.i and t.dep in ("compound", "flat")]
+    if any(t.i not in (wh.i, head.i) and t not in name and t.pos != "PUNCT" for t in parse.tokens):
+        return False  # more than "who is NAME": "Who is Macron meeting in Paris?"
+    cased = any(t.text[:1].isupper() for t in parse.tokens[1:])
+    # a name; in a question typed all in lower case the tagger may call its last word a noun ("kallas")
+    return side.pos == "PROPN" or not cased and side.pos == "NOUN"
 
 
 def _wh_phrase(parse: Parse, wh: Token | None) -> tuple[str, str, tuple[int, int], int]:

@@ -29,7 +29,8 @@ class Lookup(Protocol):
 
 def pick_short_answer(question: Question, item: Evidence, sentence: SentenceScore, lookup: Lookup, *,
                       parse: Callable[[str], Parse] | None = None) -> ShortAnswer | None:
-    """Return the short answer within the chosen sentence (or the speaker it quotes), or None for a
+    """Return the short answer within the chosen sentence (or the speaker it quotes; for "Who is Y?",
+    Y's office as the sentence gives it), or None for a
     yes-no or why question, one asking what someone did or what happened, or when the sentence holds no phrase of the asked kind it does not name."""
     hit = item.hit
     statement = sentence.statement
@@ -40,6 +41,10 @@ def pick_short_answer(question: Question, item: Evidence, sentence: SentenceScor
     if question.wh in ("yes-no", "why", "") or question.asks_action or question.speaker and not question.labels:
         return None
     asked = set(words(question.text)) - STOPWORDS
+    if question.asks_identity:
+        described = _description(hit, sentence, asked)
+        if described is not None:
+            return described
     found = [m for m in sentence.notes.mentions if m.label in question.labels and not _named_by(m, asked)]
     if parse is not None and (found or not question.labels):
         phrase = _scored(question, hit, sentence, parse, asked)
@@ -74,6 +79,21 @@ def _scored(question: Question, hit: Hit, sentence: SentenceScore, parse: Callab
     shape = _joined(hit, Mention(hit.text[start:end], span.label, start, end), [
         m for m in sentence.notes.mentions if m.label == span.label]) if question.shape >= 2 else None
     return shape or _at(hit, start, end, span.label)
+
+
+def _description(hit: Hit, sentence: SentenceScore, asked: set[str]) -> ShortAnswer | None:
+    """Return the office the sentence gives the person a who-is question names, as written beside the
+    name: before it ("State Department spokesman Matthew Miller") or after it ("Miller, the spokesman")."""
+    for mention in sentence.notes.mentions:
+        if mention.label != "PERSON" or not mention.title or not _named_by(mention, asked):
+            continue
+        before = hit.text.rfind(mention.title, sentence.start, mention.start)
+        if before >= 0 and not hit.text[before + len(mention.title):mention.start].strip(" ,"):
+            return _at(hit, before, before + len(mention.title), "ROLE")
+        after = hit.text.find(mention.title, mention.end, sentence.end)
+        if after >= 0 and len(hit.text[mention.end:after].split()) <= 3:
+            return _at(hit, after, after + len(mention.title), "ROLE")
+    return None
 
 
 def _named_by(mention: Mention, asked: set[str]) -> bool:

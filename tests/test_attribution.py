@@ -11,6 +11,7 @@ from conftest import shared_language
 from qa.answer import answer_question, build_pipeline
 from qa.chat import answer_conversation
 from qa.ingest import ingest_corpus
+from qa.question import read_question
 from qa.retrieve import build_retriever
 from qa.store import open_store
 
@@ -32,6 +33,38 @@ def test_who_said_a_quote_leads_with_the_speaker_named_in_the_sentence_before(in
     short = answer.short_answer
     assert (short.text, short.article_id, short.paragraph, short.label) == ("Matthew Miller", TROOPS, 6, "PERSON")
     assert answer.citations[0].text[short.start:short.end] == "Matthew Miller"
+
+
+@pytest.mark.parametrize(("question", "role"), [
+    ("Who is Matthew Miller?", "State Department spokesman"),
+    ("Who was Robert Fico?", "Slovak Prime Minister"),
+    ("who's kaja kallas", "Estonian Prime Minister"),
+    ("Who is Olaf Scholz?", "German Chancellor"),
+])
+def test_who_a_named_person_is_is_answered_with_the_office_the_source_gives_them(ingested, question, role) -> None:
+    answer = answer_question(question, pipeline=ingested.pipeline)
+
+    short = answer.short_answer
+    assert (short.text, short.label) == (role, "ROLE")
+    cited_text = next(c.text for c in answer.citations if (c.article_id, c.paragraph) == (short.article_id, short.paragraph))
+    assert cited_text[short.start:short.end] == role
+
+
+@pytest.mark.parametrize(("question", "identity"), [
+    ("Who is Matthew Miller?", True),
+    ("Who was Emmanuel Macron?", True),
+    ("Who is the State Department spokesman?", False),  # asks for the name: "Matthew Miller"
+    ("Who is Macron meeting in Paris?", False),
+    ("Who said the United States would not send troops?", False),
+])
+def test_a_who_is_question_about_a_name_asks_who_they_are(question, identity) -> None:
+    assert read_question(shared_language().parse(question)).asks_identity is identity
+
+
+def test_who_is_followed_by_a_role_asks_for_the_name(ingested) -> None:
+    answer = answer_question("Who is the State Department spokesman?", pipeline=ingested.pipeline)
+
+    assert (answer.short_answer.text, answer.short_answer.label) == ("Matthew Miller", "PERSON")
 
 
 def test_which_leader_of_a_nationality_is_found_through_title_and_demonym(ingested) -> None:
