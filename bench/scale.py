@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "results" / "scale.json"
 FIGURES = ("ingest_paragraphs_per_s", "query_p50_ms", "query_p95_ms", "http_p50_ms", "http_p95_ms",
            "ask_wall_s", "serve_ready_s", "open_s", "api_rss_mb", "api_peak_rss_mb", "store_mb", "lexical_mb",
-           "recall@1", "recall@5", "fresh_s", "removed_s")
+           "recall@1", "recall@5", "first_quote_holds_answer", "fresh_s", "removed_s")
 
 
 def fitted_growth(steps: list[dict], figure: str) -> float | None:

@@ -155,18 +155,28 @@ def in_process(context: StepContext, questions: list[dict]) -> dict:
     opened = time.perf_counter() - started
     for q in questions[:3]:  # warm: first-call allocations, the page cache
         answer_question(q["question"], pipeline=parts.pipeline)
-    times, ranks = [], []
+    times, ranks, quoted = [], [], 0
     for q in questions:
         started = time.perf_counter()
         answer = answer_question(q["question"], pipeline=parts.pipeline)
         times.append(1000 * (time.perf_counter() - started))
         gold = f"{q['article_id']}:{q['paragraph']}"
         ranks.append(answer.retrieved.index(gold) if gold in answer.retrieved else None)
+        quoted += bool(answer.citations) and holds_answer(answer.citations[0].quote, q["answers"])
     return {"open_s": round(opened, 2), "query_p50_ms": round(percentile(times, 0.5), 1),
             "query_p95_ms": round(percentile(times, 0.95), 1), "questions": len(questions),
             "recall@1": round(sum(1 for r in ranks if r == 0) / len(ranks), 4),
             "recall@5": round(sum(1 for r in ranks if r is not None and r < 5) / len(ranks), 4),
+            "first_quote_holds_answer": round(quoted / len(ranks), 4),
             "lexical_rebuilt": parts.retriever.follower.rebuilt}
+
+
+def holds_answer(text: str, answers: list[str]) -> bool:
+    """Return True when `text` holds one of SQuAD's answer strings (case and spacing aside): the
+    reader got the answer, from the gold paragraph or from another that states the same fact (SQuAD's
+    articles repeat facts across paragraphs, and distractors are built from their sentences)."""
+    flat = " ".join(text.lower().split())
+    return any(" ".join(a.lower().split()) in flat for a in answers)
 
 
 def environment(context: StepContext, *, data_dir: Path | None = None) -> dict[str, str]:
