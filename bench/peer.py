@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from archive import DEFAULT_DATA, archive, prefix  # noqa: E402
-from scale_steps import holds_answer, percentile, serve_chroma  # noqa: E402
+from scale_steps import ask_timed, holds_answer, percentile, serve_chroma  # noqa: E402
 from served import free_port  # noqa: E402
 
 from qa.config import get_settings  # noqa: E402
@@ -183,12 +183,10 @@ def time_ours(workdir: Path, questions: list[dict], *, embedder, language) -> di
             started = time.perf_counter()
             retrieve_paragraphs(q["question"], pipeline=parts.pipeline)
             retrieve_ms.append(1000 * (time.perf_counter() - started))
-            started = time.perf_counter()
-            answer = answer_question(q["question"], pipeline=parts.pipeline)
-            answer_ms.append(1000 * (time.perf_counter() - started))
-            gold = f"{q['article_id']}:{q['paragraph']}"
-            ranks.append(answer.retrieved.index(gold) if gold in answer.retrieved else None)
-            held += bool(answer.citations) and holds_answer(answer.citations[0].quote, q["answers"])
+            ms, rank, holds = ask_timed(parts.pipeline, q)
+            answer_ms.append(ms)
+            ranks.append(rank)
+            held += holds
         paragraphs = parts.pipeline.retriever.store.counts()
     return {"retrieve_p50_ms": round(percentile(retrieve_ms, 0.5), 1),
             "query_p50_ms": round(percentile(answer_ms, 0.5), 1),

@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from archive import DEFAULT_DATA  # noqa: E402
-from scale_steps import holds_answer, percentile, serve_chroma  # noqa: E402
+from scale_steps import ask_timed, percentile, serve_chroma  # noqa: E402
 from served import free_port  # noqa: E402
 
 from qa.config import get_settings  # noqa: E402
@@ -67,12 +67,10 @@ def main() -> int:
                 started = time.perf_counter()
                 retrieve_paragraphs(q["question"], pipeline=row["pipeline"])
                 row["retrieve"].append(1000 * (time.perf_counter() - started))
-                started = time.perf_counter()
-                answer = answer_question(q["question"], pipeline=row["pipeline"])
-                row["answer"].append(1000 * (time.perf_counter() - started))
-                gold = f"{q['article_id']}:{q['paragraph']}"
-                row["ranks"].append(answer.retrieved.index(gold) if gold in answer.retrieved else None)
-                row["quoted"] += bool(answer.citations) and holds_answer(answer.citations[0].quote, q["answers"])
+                ms, rank, holds = ask_timed(row["pipeline"], q)
+                row["answer"].append(ms)
+                row["ranks"].append(rank)
+                row["quoted"] += holds
     result = {"questions": len(asked), "seed": args.seed}
     for name, row in stores.items():
         ranks = row["ranks"]

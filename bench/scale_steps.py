@@ -157,18 +157,29 @@ def in_process(context: StepContext, questions: list[dict]) -> dict:
         answer_question(q["question"], pipeline=parts.pipeline)
     times, ranks, quoted = [], [], 0
     for q in questions:
-        started = time.perf_counter()
-        answer = answer_question(q["question"], pipeline=parts.pipeline)
-        times.append(1000 * (time.perf_counter() - started))
-        gold = f"{q['article_id']}:{q['paragraph']}"
-        ranks.append(answer.retrieved.index(gold) if gold in answer.retrieved else None)
-        quoted += bool(answer.citations) and holds_answer(answer.citations[0].quote, q["answers"])
+        ms, rank, holds = ask_timed(parts.pipeline, q)
+        times.append(ms)
+        ranks.append(rank)
+        quoted += holds
     return {"open_s": round(opened, 2), "query_p50_ms": round(percentile(times, 0.5), 1),
             "query_p95_ms": round(percentile(times, 0.95), 1), "questions": len(questions),
             "recall@1": round(sum(1 for r in ranks if r == 0) / len(ranks), 4),
             "recall@5": round(sum(1 for r in ranks if r is not None and r < 5) / len(ranks), 4),
             "first_quote_holds_answer": round(quoted / len(ranks), 4),
             "lexical_rebuilt": parts.retriever.follower.rebuilt}
+
+
+def ask_timed(pipeline, question: dict) -> tuple[float, int | None, bool]:
+    """Return the whole answer's time (ms), the gold paragraph's rank among its paragraphs (None when
+    absent) and whether its first quote holds an answer string."""
+    from qa.answer import answer_question
+
+    started = time.perf_counter()
+    answer = answer_question(question["question"], pipeline=pipeline)
+    ms = 1000 * (time.perf_counter() - started)
+    gold = f"{question['article_id']}:{question['paragraph']}"
+    rank = answer.retrieved.index(gold) if gold in answer.retrieved else None
+    return ms, rank, bool(answer.citations) and holds_answer(answer.citations[0].quote, question["answers"])
 
 
 def holds_answer(text: str, answers: list[str]) -> bool:
