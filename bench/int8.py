@@ -2,9 +2,9 @@
 
     python bench/int8.py [--data ../shared/data/squad-dev-v1.1.json] [--sample 2000] [--seed 0] [--articles N]
 
-The bundled model is exported again without graph optimizations (quantization needs plain ONNX ops),
-pre-processed and quantized with ONNX Runtime's quantize_dynamic (int8 weights, activations quantized
-at run time), then optimized like the cached float export, all in a temporary folder. For each model: the floor (each paragraph embedded
+The bundled model is quantized as QA_EMBED_MODEL=all-MiniLM-L6-v2-int8 has it done
+(qa.onnx_export.quantize_onnx: exported without graph optimizations, pre-processed, int8 weights by
+ONNX Runtime's quantize_dynamic, activations quantized at run time, then optimized), in a temporary folder. For each model: the floor (each paragraph embedded
 once), the cosine of its paragraph vectors to the float model's, and paragraph recall@1/@5 of our
 hybrid retrieval with the sentence rerank (the questions of bench/squad.py), each after its own ingest.
 int8 is worth adopting only if R@1 drops by at most 0.005. Prints a table and writes bench/results/int8.json.
@@ -23,11 +23,13 @@ from pathlib import Path
 import numpy as np
 from squad import first_articles, rank_of, recall
 
+from qa.answer import answer_question, build_pipeline
 from qa.config import BUNDLED_MODEL, get_settings
 from qa.embedding import OnnxEmbedding, build_embedder, resolve_model_path
 from qa.evaluation.squad import load_squad
 from qa.ingest import ingest_articles
-from qa.onnx_export import export_onnx, optimize_onnx
+from qa.nlp import Language
+from qa.onnx_export import quantize_onnx
 from qa.retrieve import build_retriever
 from qa.store import open_store
 
@@ -36,20 +38,9 @@ DEFAULT_DATA = ROOT.parent / "shared" / "data" / "squad-dev-v1.1.json"
 KS = (1, 5)
 
 
-def quantized(source: Path, folder: Path) -> Path:
-    """Return an int8 dynamically quantized export of the model folder `source`, written under `folder`."""
-    from onnxruntime.quantization import QuantType, quant_pre_process, quantize_dynamic
-
-    raw, prepared, int8, target = (folder / f"model.{kind}.onnx" for kind in ("raw", "prep", "int8", "int8-opt"))
-    export_onnx(source, raw, optimize=False)
-    quant_pre_process(str(raw), str(prepared), skip_symbolic_shape=True)
-    quantize_dynamic(str(prepared), str(int8), weight_type=QuantType.QInt8)
-    optimize_onnx(int8, target)
-    return target
-
-
-def measure(model, *, articles, paragraphs, questions, folder: Path) -> dict:
-    """Return the floor, the paragraph vectors, ingest seconds and recall of one model."""
+def measure(model, *, articles, paragraphs, questions, folder: Path, language) -> dict:
+    """Return the floor, the paragraph vectors, ingest seconds and recall of one model (the answer's
+    own ranking: hybrid retrieval, then the sentence rerank)."""
     model.get_text_embedding_batch(["warm-up"] * 8)
     started = time.perf_counter()
     vectors = np.asarray(model.get_text_embedding_batch(paragraphs))
@@ -57,10 +48,11 @@ def measure(model, *, articles, paragraphs, questions, folder: Path) -> dict:
     settings = get_settings(data_dir=folder, collection="int8")
     store = open_store(settings)
     started = time.perf_counter()
-    ingest_articles(articles, store=store, embedder=model)
+    ingest_articles(articles, store=store, embedder=model, language=language)
     ingest = time.perf_counter() - started
-    retriever = build_retriever(settings, store=store, embedder=model)
-    ranks = [rank_of([h.key for h in retriever.retrieve_hits(q["question"], k=max(KS))],
+    pipeline = build_pipeline(settings, retriever=build_retriever(settings, store=store, embedder=model),
+                              language=language)
+    ranks = [rank_of(answer_question(q["question"], pipeline=pipeline).retrieved,
                      f"{q['article_id']}:{q['paragraph']}") for q in questions]
     return {"floor_seconds": floor, "ingest_seconds": ingest, "vectors": vectors,
             **{f"recall@{k}": recall(ranks, k) for k in KS}}
@@ -78,14 +70,16 @@ def main() -> int:
     paragraphs = [p for a in articles for p in a.paragraphs]
     settings = get_settings()
     fp32 = build_embedder(settings)
+    language = Language(settings.nlp_model, processes=settings.nlp_processes)
     source = Path(resolve_model_path(BUNDLED_MODEL))
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        path = quantized(source, Path(tmp))
+        path = Path(tmp) / "model.int8.onnx"
+        quantize_onnx(source, path)  # what QA_EMBED_MODEL=all-MiniLM-L6-v2-int8 exports into the cache
         int8 = OnnxEmbedding(BUNDLED_MODEL, model_path=path, source=source, batch_size=settings.embed_batch_size)
         for name, model in (("float32", fp32), ("int8 dynamic", int8)):
             results[name] = measure(model, articles=articles, paragraphs=paragraphs, questions=questions,
-                                    folder=Path(tmp) / name.split()[0])
+                                    folder=Path(tmp) / name.split()[0], language=language)
         results["int8 dynamic"]["file_mib"] = path.stat().st_size / 2**20
     results["float32"]["file_mib"] = (settings.model_cache / f"{BUNDLED_MODEL}.onnx").stat().st_size / 2**20
     agreement = np.sum(results["float32"]["vectors"] * results["int8 dynamic"]["vectors"], axis=1)

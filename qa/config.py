@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from qa.errors import ConfigError
 
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
+BUNDLED_INT8 = f"{BUNDLED_MODEL}-int8"  # the bundled weights quantized to int8 here, once
 MIN_KEY_CHARS = 16
 MIN_KEY_DISTINCT = 8  # "aaaaaaaaaaaaaaaa" and "abababababababab" are long, not random
 # what people type when a key is asked for; a key holding one (letters and digits only, any case) is refused
@@ -41,7 +42,8 @@ class Settings(BaseSettings):
 
     embed_model: str = Field(
         BUNDLED_MODEL,
-        description="sentence-transformers name or path; all-MiniLM-L6-v2 loads the bundled copy.",
+        description="sentence-transformers name or path; all-MiniLM-L6-v2 loads the bundled copy "
+                    "(all-MiniLM-L6-v2-int8: that copy quantized to int8).",
     )
     embed_base_url: str = Field("", description="OpenAI-compatible embeddings endpoint.")
     embed_api_key: str = Field("", description="API key for embed_base_url.")

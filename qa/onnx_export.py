@@ -35,9 +35,10 @@ TOLERANCE = 1e-4  # largest token-vector difference to torch accepted when check
 log = logging.getLogger("qa.embedding.export")
 
 
-def cached_onnx(source: Path, *, cache_dir: Path, name: str, force: bool = False) -> Path:
-    """Return the path of an ONNX export of the model folder `source` that matches its current weights,
-    exporting it first when it is missing, stale or `force`d (e.g. after it failed to load)."""
+def cached_onnx(source: Path, *, cache_dir: Path, name: str, force: bool = False, int8: bool = False) -> Path:
+    """Return the path of an ONNX export of the model folder `source` that matches its current weights
+    (int8-quantized when asked), exporting it first when it is missing, stale or `force`d (e.g. after
+    it failed to load)."""
     target = cache_dir / f"{slug(name)}.onnx"
     digest = source_digest(source, stamps=target.with_suffix(".source.json"))
     if not force and is_fresh(target, digest=digest):
@@ -53,7 +54,7 @@ def cached_onnx(source: Path, *, cache_dir: Path, name: str, force: bool = False
                 return target
             log.info("exporting %s to ONNX once (about %d s)…", name, EXPORT_SECONDS)
             started = time.perf_counter()
-            export_onnx(source, target)
+            (quantize_onnx if int8 else export_onnx)(source, target)
             write_json(target.with_suffix(".json"), manifest_for(target, digest=digest))
     except OSError as exc:
         raise EmbeddingError(f"cannot write the ONNX export to {cache_dir} ({exc.strerror or exc}); "
@@ -116,6 +117,23 @@ def source_digest(source: Path, *, stamps: Path) -> str:
     except OSError:  # a read-only cache still works; the folder is hashed again next time
         pass
     return digest.hexdigest()
+
+
+def quantize_onnx(source: Path, target: Path) -> None:
+    """Write an int8 dynamically quantized export of the model folder `source` to `target`: exported
+    without graph optimizations (quantization needs plain ONNX ops), pre-processed, weights quantized
+    to int8 with ONNX Runtime's quantize_dynamic (activations quantized at run time), then optimized."""
+    from onnxruntime.quantization import QuantType, quant_pre_process, quantize_dynamic
+
+    raw, prepared, int8 = (target.with_name(f"{target.name}.{os.getpid()}.{kind}.tmp") for kind in ("raw", "prep", "int8"))
+    try:
+        export_onnx(source, raw, optimize=False)
+        quant_pre_process(str(raw), str(prepared), skip_symbolic_shape=True)
+        quantize_dynamic(str(prepared), str(int8), weight_type=QuantType.QInt8)
+        optimize_onnx(int8, target)
+    finally:
+        for path in (raw, prepared, int8):
+            path.unlink(missing_ok=True)
 
 
 def export_onnx(source: Path, target: Path, *, optimize: bool = True) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import qa.onnx_export
-from qa.config import BUNDLED_MODEL, get_settings
+from qa.config import BUNDLED_INT8, BUNDLED_MODEL, get_settings
 from qa.corpus import load_corpus
 from qa.embedding import LocalEmbedding, OnnxEmbedding, onnx_embedder, resolve_model_path
 from qa.onnx_export import cached_onnx, is_fresh, read_json, slug, source_digest
@@ -218,3 +218,28 @@ def test_query_commands_import_neither_torch_nor_sentence_transformers(args, ing
 
 def test_server_start_imports_neither_torch_nor_sentence_transformers(ingested) -> None:
     assert imported_heavy(SERVE, ingested.settings)[1] == []
+
+
+def test_the_int8_model_is_the_bundled_weights_quantized_once_close_to_the_float_one(
+        embedder, tmp_path: Path, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="qa.embedding.export")
+    int8 = onnx_embedder(BUNDLED_INT8, cache_dir=tmp_path)
+    again = onnx_embedder(BUNDLED_INT8, cache_dir=tmp_path)
+
+    assert exports(caplog) == ["exporting all-MiniLM-L6-v2-int8 to ONNX once (about 30 s)…"]  # once
+    texts = varied_texts()
+    agreement = cosines(int8.get_text_embedding_batch(texts), embedder.get_text_embedding_batch(texts))
+    assert agreement.mean() > 0.93 and agreement.min() > 0.8  # close, not equal: bench/int8.py measures recall
+    assert np.allclose(again.get_text_embedding_batch(texts[:3]), int8.get_text_embedding_batch(texts[:3]), atol=1e-6)
+    float_file = get_settings().model_cache / f"{BUNDLED_MODEL}.onnx"
+    assert (tmp_path / f"{BUNDLED_INT8}.onnx").stat().st_size < float_file.stat().st_size / 3
+
+
+def test_a_store_embedded_with_the_float_model_refuses_the_int8_one(tmp_path: Path) -> None:
+    from qa.errors import ConfigError
+    from qa.store import open_store
+
+    open_store(get_settings(data_dir=tmp_path / "data"))
+
+    with pytest.raises(ConfigError, match="was embedded with 'all-MiniLM-L6-v2', not 'all-MiniLM-L6-v2-int8'"):
+        open_store(get_settings(data_dir=tmp_path / "data", embed_model=BUNDLED_INT8))
