@@ -112,10 +112,14 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     @property
+    def names_database(self) -> bool:
+        """True when the settings name a tenant or database other than a Chroma server's defaults."""
+        return (self.chroma_tenant, self.chroma_database) != (DEFAULT_TENANT, DEFAULT_DATABASE)
+
+    @property
     def names_server_database(self) -> bool:
         """True when the settings name a tenant, database or key, which only a Chroma server has."""
-        return (self.chroma_tenant, self.chroma_database) != (DEFAULT_TENANT, DEFAULT_DATABASE) \
-            or bool(self.chroma_api_key)
+        return self.names_database or bool(self.chroma_api_key)
 
 
 def get_settings(**overrides: object) -> Settings:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import Stemmer
 
-from qa.config import DEFAULT_DATABASE, DEFAULT_TENANT, Settings
+from qa.config import Settings
 from qa.terms import STOPWORDS, TOKEN, terms
 
 INDEX_VERSION = 1
@@ -59,7 +59,7 @@ def index_path(settings: Settings) -> Path:
     if not settings.chroma_url:
         return folder / f"{settings.collection}.sqlite"
     where = settings.chroma_url.split("://", 1)[-1]
-    if (settings.chroma_tenant, settings.chroma_database) != (DEFAULT_TENANT, DEFAULT_DATABASE):
+    if settings.names_database:
         where += f"-{settings.chroma_tenant}-{settings.chroma_database}"
     server = re.sub(r"[^A-Za-z0-9.]+", "-", where).strip("-")
     return folder / f"{server}-{settings.collection}.sqlite"

@@ -279,12 +279,11 @@ class Store:
             return {}
         starts = starts or {}
         wanted = list(dict.fromkeys(addresses))
-        ids = [f"{address}:{start}" for address in wanted for start in starts.get(address, ())]
+        ids = [_sentence_id(address, start) for address in wanted for start in starts.get(address, ())]
         rest = [address for address in wanted if not starts.get(address)]
+        queries = ([{"ids": ids}] if ids else []) + ([{"where": {"para": {"$in": rest}}}] if rest else [])
         rows: dict[str, list] = {}
-        for query in ({"ids": ids} if ids else None, {"where": {"para": {"$in": rest}}} if rest else None):
-            if query is None:
-                continue
+        for query in queries:
             result = self._call(self._sentences.get, **query, include=["metadatas", "embeddings"])
             for meta, vector in zip(result["metadatas"], result["embeddings"]):
                 if "notes" in meta:
@@ -320,7 +319,7 @@ class Store:
             batch = rows[first:first + PAGE]
             self._call(
                 self._sentences.add,
-                ids=[f"{article_id}:{n}:{notes.start}" for article_id, n, notes, _ in batch],
+                ids=[_sentence_id(f"{article_id}:{n}", notes.start) for article_id, n, notes, _ in batch],
                 embeddings=[list(vector) for *_, vector in batch],
                 metadatas=[{"article_id": article_id, "para": f"{article_id}:{n}", "paragraph": n,
                             "start": notes.start, "end": notes.end, "notes": notes.to_json()}
@@ -355,8 +354,8 @@ class Store:
         for first in range(0, len(article_ids), PAGE):
             batch = list(article_ids[first:first + PAGE])
             result = self._call(self._sentences.get, where={"article_id": {"$in": batch}}, include=[])
-            found: dict[str, list[tuple[int, int]]] = {article_id: [] for article_id in batch}
-            for sentence_id in result["ids"]:  # "article_id:paragraph:start", as put_articles writes them
+            found: dict[str, list[tuple[int, int]]] = {}
+            for sentence_id in result["ids"]:  # "article_id:paragraph:start" (_sentence_id)
                 article_id, number, start = sentence_id.rsplit(":", 2)
                 found.setdefault(article_id, []).append((int(number), int(start)))
             records = self._call(self._articles.get, ids=batch, include=["metadatas"])
@@ -364,7 +363,7 @@ class Store:
             held = [rid for rid in batch if rid in paragraphs]
             if held:
                 self._call(self._articles.update, ids=held,
-                           metadatas=[{"starts": _starts_json(paragraphs[rid], found[rid])} for rid in held])
+                           metadatas=[{"starts": _starts_json(paragraphs[rid], found.get(rid, []))} for rid in held])
 
     def delete_article(self, article_id: str) -> None:
         """Delete an article's chunks and sentences, then its record (logged first, so a follower
@@ -465,6 +464,11 @@ def _article_metadata(article: Article, *, chunks: int, sentences: int) -> dict:
         "chunks": chunks,
         "sentences": sentences,
     }
+
+
+def _sentence_id(address: str, start: int) -> str:
+    """Return a stored sentence's id: its paragraph address ("article_id:n") and where it starts."""
+    return f"{address}:{start}"
 
 
 def _starts_json(paragraphs: int, starts: Sequence[tuple[int, int]]) -> str:
